@@ -1,0 +1,513 @@
+# Copyright (c) erlang.otp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What a release tarball or an unpacked release root contains: the release model.
+
+PRIVATE to the erlang.otp collection: may change at any time.
+
+:func:`read_release` works on a *source* (see :mod:`._archive`: ``names``, ``read``, ``exists``,
+``isdir``, ``source_name``) and never touches the file system itself; :func:`open_release` picks a
+:class:`~._archive.TarballSource` or :class:`~._archive.DirectorySource` for a path.
+
+Layouts understood (both put the release in ``releases/<vsn>/<name>.rel``):
+
+* relx (rebar3): ``releases/<name>.rel``, ``releases/<vsn>/{<name>.rel,sys.config,vm.args,
+  start.boot}``, ``releases/start_erl.data``, ``releases/RELEASES`` (absent without bundled OTP
+  libraries), ``erts-<vsn>/`` when ERTS is bundled, ``lib/<app>-<vsn>/ebin/``.
+* mix (``mix release``): the same ``lib/`` and ``erts-<vsn>/``, plus ``releases/COOKIE``,
+  ``releases/<vsn>/env.sh`` and ``releases/<vsn>/consolidated/*.beam`` (protocols); no
+  ``releases/RELEASES`` and no top-level ``releases/<name>.rel``.
+
+Errors are :class:`ReleaseError` naming the file; a term file that ``file:consult/1`` would refuse
+raises :class:`~._term_text.TermSyntaxError` (file and line); an unreadable module raises
+:class:`~._beam.BeamError`. Problems that do not stop OTP from using the release are collected
+in :attr:`Release.warnings`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.erlang.otp.plugins.module_utils._archive import DirectorySource, TarballSource
+from ansible_collections.erlang.otp.plugins.module_utils._beam import read_beam
+from ansible_collections.erlang.otp.plugins.module_utils._term_text import format_term, parse_one
+from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, text
+
+__all__ = [
+    "SPECIAL_PROCESS_BEHAVIOURS",
+    "START_TYPES",
+    "App",
+    "Module",
+    "Release",
+    "ReleaseError",
+    "open_release",
+    "read_release",
+    "wanted_member",
+]
+
+START_TYPES = ("permanent", "transient", "temporary", "load", "none")
+
+#: Behaviours whose callback modules run as OTP special processes (they take part in
+#: ``sys:suspend``/``change_code`` during an upgrade). Elixir's ``use GenServer`` & co. declare
+#: the Elixir module as the behaviour; GenStage/ConsumerSupervisor (the gen_stage package) are
+#: special processes built on gen_server.
+SPECIAL_PROCESS_BEHAVIOURS = frozenset(
+    (
+        "gen_server",
+        "gen_statem",
+        "gen_event",
+        "gen_fsm",
+        "supervisor",
+        "supervisor_bridge",
+        "Elixir.GenServer",
+        "Elixir.Supervisor",
+        "Elixir.DynamicSupervisor",
+        "Elixir.PartitionSupervisor",
+        "Elixir.Agent",
+        "Elixir.Task.Supervisor",
+        "Elixir.GenEvent",
+        "Elixir.GenStage",
+        "Elixir.ConsumerSupervisor",
+    )
+)
+
+_LIB_FILE = re.compile(r"lib/[^/]+/(?:ebin/[^/]+|priv/.*\.so)\Z")
+
+
+class ReleaseError(ValueError):
+    """A release that is inconsistent or cannot be chosen; the message names the file."""
+
+
+def wanted_member(name: str) -> bool:
+    """The members :func:`read_release` reads: ``releases/**`` and ``lib/*/ebin/*`` files.
+
+    Pass it to :class:`~._archive.TarballSource` so that only these are kept in memory.
+    """
+    if name.startswith("releases/"):
+        return True
+    return name.startswith("lib/") and name.count("/") == 3 and name.split("/")[2] == "ebin"
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+# ---------------------------------------------------------------------------------------------
+
+
+class Module:
+    """Facts about one compiled module, read from its ``.beam`` (``beam_lib`` semantics)."""
+
+    def __init__(self, beam, path: str, source_name: str) -> None:
+        self.beam = beam
+        self.path = path  # relative name inside the release root
+        self.source_name = source_name
+
+    @property
+    def name(self) -> str:
+        return str(self.beam.module)
+
+    @property
+    def md5(self) -> str:
+        """``beam_lib:md5/1`` as lowercase hex."""
+        return self.beam.md5_hex
+
+    @property
+    def behaviours(self) -> list:
+        return [str(b) if isinstance(b, str) else format_term(b) for b in self.beam.behaviours]
+
+    @property
+    def exports_code_change(self) -> bool:
+        return self.beam.exports_code_change
+
+    @property
+    def exports_system_code_change(self) -> bool:
+        return self.beam.exports_system_code_change
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.beam.is_supervisor
+
+    @property
+    def is_special_process(self) -> bool:
+        """Implements a special-process behaviour, or exports code_change/3,4 or system_code_change/4."""
+        if any(b in SPECIAL_PROCESS_BEHAVIOURS for b in self.behaviours):
+            return True
+        return self.exports_code_change or self.exports_system_code_change
+
+    @property
+    def imports(self) -> list:
+        """Sorted names of the modules this one calls (its import table)."""
+        return sorted({str(m) for m, _f, _a in self.beam.imports})
+
+    @property
+    def loads_nif(self) -> bool:
+        return self.beam.loads_nif
+
+    @property
+    def is_elixir(self) -> bool:
+        return self.beam.is_elixir
+
+    @property
+    def vsn(self) -> object:
+        """The ``-vsn`` attribute as ``beam_lib:version/1`` returns it (a list)."""
+        return self.beam.vsn
+
+    def __repr__(self) -> str:
+        return f"Module({self.name!r}, {self.path!r})"
+
+
+def _read_modules(source, paths: list, warnings: list) -> dict:
+    modules: dict = {}
+    for path in paths:
+        module = Module(read_beam(source.read(path), source.source_name(path)), path, source.source_name(path))
+        stem = path.rsplit("/", 1)[-1][: -len(".beam")]
+        if module.name != stem:
+            warnings.append(f"{module.source_name}: the file holds module {module.name!r}, not {stem!r}")
+        modules[module.name] = module
+    return modules
+
+
+# ---------------------------------------------------------------------------------------------
+# Applications
+# ---------------------------------------------------------------------------------------------
+
+
+class App:
+    """One application of the release, in ``.rel`` order."""
+
+    def __init__(self, release: Release, name: str, vsn: str, start_type: str, included: list | None) -> None:
+        self._release = release
+        self.name = name
+        self.vsn = vsn
+        self.start_type = start_type
+        self.included_applications = included  # from the .rel entry, None when not given there
+        self.lib_dir = f"lib/{name}-{vsn}"
+        source = release.source
+        self.bundled = source.isdir(self.lib_dir)
+        self.app_file = f"{self.lib_dir}/ebin/{name}.app"
+        self.app_spec = None
+        self.appup = None
+        self.beam_files: list = []
+        self.listed_modules: list | None = None  # the .app's modules list
+        self.priv_so: list = []
+        if not self.bundled:
+            return
+        prefix = f"{self.lib_dir}/ebin/"
+        priv = f"{self.lib_dir}/priv/"
+        for entry in release._names:
+            if entry.startswith(prefix) and entry.endswith(".beam") and "/" not in entry[len(prefix):]:
+                self.beam_files.append(entry)
+            elif entry.startswith(priv) and entry.endswith(".so"):
+                self.priv_so.append(entry)
+        if source.exists(self.app_file):
+            self.app_spec = release._parse(self.app_file)
+            self._check_app_spec()
+        else:
+            release.warnings.append(f"{source.source_name(self.lib_dir)}: no ebin/{name}.app")
+        appup = f"{self.lib_dir}/ebin/{name}.appup"
+        if source.exists(appup):
+            self.appup = release._parse(appup)
+        self._modules: dict | None = None
+
+    def _check_app_spec(self) -> None:
+        release = self._release
+        where = release.source.source_name(self.app_file)
+        spec = self.app_spec
+        if not (isinstance(spec, tuple) and len(spec) == 3 and spec[0] == Atom("application")):
+            raise ReleaseError(f"{where}: expected {{application, Name, [Key-Value]}}, got {format_term(spec)}")
+        if spec[1] != Atom(self.name):
+            raise ReleaseError(f"{where}: the file describes application {spec[1]!s}, not {self.name}")
+        props = spec[2]
+        if not isinstance(props, list):
+            raise ReleaseError(f"{where}: the application's properties are not a list")
+        vsn = _prop(props, "vsn")
+        if vsn is None:
+            raise ReleaseError(f"{where}: no vsn")
+        try:
+            vsn = text(vsn)
+        except TypeError:
+            raise ReleaseError(f"{where}: vsn is not a string: {format_term(vsn)}") from None
+        if vsn != self.vsn:
+            raise ReleaseError(
+                f"{where}: application {self.name} has vsn {vsn!r}, but the release "
+                f"({release.rel_file}) lists {self.vsn!r}"
+            )
+        listed = _prop(props, "modules")
+        if listed is not None:
+            if not isinstance(listed, list) or not all(isinstance(m, Atom) for m in listed):
+                raise ReleaseError(f"{where}: modules must be a list of atoms")
+            self.listed_modules = [str(m) for m in listed]
+            present = {p.rsplit("/", 1)[-1][: -len(".beam")] for p in self.beam_files}
+            for module in self.listed_modules:
+                if module not in present:
+                    release.warnings.append(f"{where}: module {module} is listed but {module}.beam is missing")
+
+    @property
+    def description(self) -> str | None:
+        if self.app_spec is None:
+            return None
+        value = _prop(self.app_spec[2], "description")
+        try:
+            return text(value) if value is not None else None
+        except TypeError:
+            return None
+
+    @property
+    def applications(self) -> list:
+        """The ``applications`` (dependencies) of the ``.app``, or ``[]``."""
+        if self.app_spec is None:
+            return []
+        value = _prop(self.app_spec[2], "applications") or []
+        return [str(a) for a in value if isinstance(a, Atom)] if isinstance(value, list) else []
+
+    @property
+    def modules(self) -> dict:
+        """``{name: Module}`` of every ``ebin/*.beam`` (read on first access)."""
+        if not self.bundled:
+            return {}
+        if self._modules is None:
+            self._modules = _read_modules(self._release.source, self.beam_files, self._release.warnings)
+        return self._modules
+
+    @property
+    def module_names(self) -> list:
+        """Names of the modules, from the file names (no beam is read)."""
+        return sorted(p.rsplit("/", 1)[-1][: -len(".beam")] for p in self.beam_files)
+
+    @property
+    def loads_nif(self) -> bool:
+        """Some module calls ``erlang:load_nif/2``, or the app ships ``priv/**.so``."""
+        return bool(self.priv_so) or any(m.loads_nif for m in self.modules.values())
+
+    def __repr__(self) -> str:
+        return f"App({self.name!r}, {self.vsn!r}, {self.start_type!r}, bundled={self.bundled})"
+
+
+def _prop(props: list, key: str) -> object:
+    atom = Atom(key)
+    for item in props:
+        if isinstance(item, tuple) and len(item) == 2 and item[0] == atom:
+            return item[1]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The release
+# ---------------------------------------------------------------------------------------------
+
+
+def _rel_files(names: list) -> list:
+    """``[(vsn, name)]`` of every ``releases/<vsn>/<name>.rel``."""
+    found = []
+    for entry in names:
+        parts = entry.split("/")
+        if len(parts) == 3 and parts[0] == "releases" and parts[2].endswith(".rel") and len(parts[2]) > 4:
+            found.append((parts[1], parts[2][: -len(".rel")]))
+    return sorted(found)
+
+
+def _describe(candidates: list) -> str:
+    return ", ".join(f"{n} {v}" for v, n in candidates) or "none"
+
+
+class Release:
+    """A release read from a source (see the module docstring for the attributes)."""
+
+    def __init__(self, source, name: str | None = None, vsn: str | None = None) -> None:
+        self.source = source
+        self.warnings: list = []
+        self._names = source.names()
+        self._start_erl_raw = self._read_start_erl()
+        self.name, self.vsn = self._choose(name, vsn)
+        self.rel_file = f"releases/{self.vsn}/{self.name}.rel"
+        self.rel = self._parse(self.rel_file)
+        self.erts_vsn, entries = self._check_rel()
+        self.layout = (
+            "mix"
+            if source.exists("releases/COOKIE") or source.exists(f"releases/{self.vsn}/env.sh")
+            else "relx"
+        )
+        erts_bin = f"erts-{self.erts_vsn}/bin/"
+        self.erts_bundled = any(n.startswith(erts_bin) for n in self._names)
+        self.apps = [App(self, *entry) for entry in entries]
+        self.missing_apps = [a.name for a in self.apps if not a.bundled]
+        bundled = {a.name for a in self.apps if a.bundled}
+        self.otp_libs_bundled = "kernel" in bundled and "stdlib" in bundled and not self.missing_apps
+        self.has_sasl = any(a.name == "sasl" for a in self.apps)
+        self._check_duplicates()
+        base = f"releases/{self.vsn}/"
+        self.relup = self._parse(base + "relup") if source.exists(base + "relup") else None
+        self.sys_config = self._parse(base + "sys.config") if source.exists(base + "sys.config") else None
+        self.vm_args = self._text(base + "vm.args") if source.exists(base + "vm.args") else None
+        if source.exists("releases/RELEASES"):
+            self.releases_file = self._parse("releases/RELEASES")
+        else:
+            self.releases_file = None
+        self.start_erl = self._start_erl_raw
+        if self.start_erl is not None and self.start_erl[1] != self.vsn:
+            self.warnings.append(
+                f"{source.source_name('releases/start_erl.data')}: names release version "
+                f"{self.start_erl[1]!r}, this release is {self.vsn!r}"
+            )
+        self._consolidated_files = sorted(
+            n for n in self._names if n.startswith(base + "consolidated/") and n.endswith(".beam")
+            and n.count("/") == 3
+        )
+        self._consolidated: dict | None = None
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _parse(self, name: str) -> object:
+        return parse_one(self.source.read(name), self.source.source_name(name))
+
+    def _text(self, name: str) -> str:
+        data = self.source.read(name)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+
+    def _read_start_erl(self) -> tuple | None:
+        name = "releases/start_erl.data"
+        if not self.source.exists(name):
+            return None
+        fields = self._text(name).split()
+        if len(fields) != 2:
+            raise ReleaseError(
+                f"{self.source.source_name(name)}: expected '<erts vsn> <release vsn>', got {' '.join(fields)!r}"
+            )
+        return (fields[0], fields[1])
+
+    def _choose(self, name: str | None, vsn: str | None) -> tuple:
+        found = _rel_files(self._names)
+        where = self.source.source_name("releases")
+        candidates = [(v, n) for v, n in found if (name is None or n == name) and (vsn is None or v == vsn)]
+        if len(candidates) == 1:
+            return candidates[0][1], candidates[0][0]
+        if not candidates:
+            wanted = " ".join(x for x in (name, vsn) if x) or "any release"
+            raise ReleaseError(f"{where}: no releases/<vsn>/<name>.rel for {wanted} (found: {_describe(found)})")
+        if vsn is None and self._start_erl_raw is not None:
+            preferred = [(v, n) for v, n in candidates if v == self._start_erl_raw[1]]
+            if len(preferred) == 1:
+                return preferred[0][1], preferred[0][0]
+        versions = sorted({v for v, _n in candidates})
+        raise ReleaseError(
+            f"{where}: several releases found ({_describe(candidates)}; versions {', '.join(versions)}) "
+            "and releases/start_erl.data does not pick one: give the release name and version"
+        )
+
+    def _check_rel(self) -> tuple:
+        where = self.source.source_name(self.rel_file)
+        rel = self.rel
+        shape = "{release, {Name, Vsn}, {erts, ErtsVsn}, [AppSpec]}"
+        if not (isinstance(rel, tuple) and len(rel) == 4 and rel[0] == Atom("release")):
+            raise ReleaseError(f"{where}: expected {shape}, got {format_term(rel)}")
+        _tag, name_vsn, erts, app_specs = rel
+        try:
+            if not (isinstance(name_vsn, tuple) and len(name_vsn) == 2):
+                raise TypeError
+            rel_name, rel_vsn = text(name_vsn[0]), text(name_vsn[1])
+            if not (isinstance(erts, tuple) and len(erts) == 2 and erts[0] == Atom("erts")):
+                raise TypeError
+            erts_vsn = text(erts[1])
+        except TypeError:
+            raise ReleaseError(f"{where}: expected {shape}, got {format_term(rel)}") from None
+        if rel_name != self.name or rel_vsn != self.vsn:
+            raise ReleaseError(
+                f"{where}: the file says release {rel_name!r} version {rel_vsn!r}, but its path says "
+                f"{self.name!r} version {self.vsn!r}"
+            )
+        if not isinstance(app_specs, list):
+            raise ReleaseError(f"{where}: the application list is not a list")
+        entries = []
+        seen = set()
+        for spec in app_specs:
+            entries.append(self._app_entry(spec, where))
+            if entries[-1][0] in seen:
+                raise ReleaseError(f"{where}: application {entries[-1][0]} is listed twice")
+            seen.add(entries[-1][0])
+        return erts_vsn, entries
+
+    @staticmethod
+    def _app_entry(spec: object, where: str) -> tuple:
+        bad = ReleaseError(
+            f"{where}: bad application entry {format_term(spec)} "
+            "(expected {App, Vsn}, {App, Vsn, Type}, {App, Vsn, Incl} or {App, Vsn, Type, Incl})"
+        )
+        if not (isinstance(spec, tuple) and 2 <= len(spec) <= 4 and isinstance(spec[0], Atom)):
+            raise bad
+        try:
+            vsn = text(spec[1])
+        except TypeError:
+            raise bad from None
+        start_type, included = "permanent", None
+        rest = list(spec[2:])
+        if rest and isinstance(rest[0], Atom):
+            start_type = str(rest.pop(0))
+            if start_type not in START_TYPES:
+                raise ReleaseError(f"{where}: application {spec[0]!s} has unknown start type {start_type!r}")
+        if rest:
+            incl = rest.pop(0)
+            if not isinstance(incl, list) or not all(isinstance(a, Atom) for a in incl):
+                raise bad
+            included = [str(a) for a in incl]
+        if rest:
+            raise bad
+        return str(spec[0]), vsn, start_type, included
+
+    def _check_duplicates(self) -> None:
+        owner: dict = {}
+        for app in self.apps:
+            names = set(app.module_names) | set(app.listed_modules or [])
+            for module in sorted(names):
+                other = owner.get(module)
+                if other is not None:
+                    raise ReleaseError(
+                        f"{self.source.source_name(self.rel_file)}: duplicated module {module} in applications "
+                        f"{other.name} ({self.source.source_name(other.lib_dir)}) and {app.name} "
+                        f"({self.source.source_name(app.lib_dir)})"
+                    )
+                owner[module] = app
+
+    # --- queries --------------------------------------------------------------------------
+
+    def app(self, name: str) -> App:
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise KeyError(f"release {self.name} {self.vsn} has no application {name!r}")
+
+    @property
+    def app_versions(self) -> dict:
+        return {a.name: a.vsn for a in self.apps}
+
+    @property
+    def consolidated(self) -> dict:
+        """Protocol modules of a mix release (``releases/<vsn>/consolidated/*.beam``), read on first access."""
+        if self._consolidated is None:
+            self._consolidated = _read_modules(self.source, self._consolidated_files, self.warnings)
+        return self._consolidated
+
+    def modules(self) -> dict:
+        """``{module: (App, Module)}`` over every bundled application (reads every beam)."""
+        return {m: (app, mod) for app in self.apps for m, mod in app.modules.items()}
+
+    def __repr__(self) -> str:
+        return f"Release({self.name!r}, {self.vsn!r}, layout={self.layout!r}, source={self.source!r})"
+
+
+def read_release(source, name: str | None = None, vsn: str | None = None) -> Release:
+    """The release in ``source``: ``name``/``vsn`` when given; else the only ``releases/<vsn>/*.rel``;
+    else the version ``releases/start_erl.data`` names; else a :class:`ReleaseError` listing them."""
+    return Release(source, name, vsn)
+
+
+def open_release(path: str | os.PathLike, name: str | None = None, vsn: str | None = None) -> Release:
+    """:func:`read_release` of a tarball (read into memory, never extracted) or an unpacked root."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        source = DirectorySource(path)
+    else:
+        source = TarballSource(path, want=wanted_member)
+    return read_release(source, name, vsn)
