@@ -1,4 +1,4 @@
-#!/usr/bin/env escript
+%% -*- erlang -*-
 %% Copyright (c) erlang.otp contributors
 %% GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 %% SPDX-License-Identifier: GPL-3.0-or-later

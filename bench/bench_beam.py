@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) erlang.otp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -52,7 +51,7 @@ def python_pass(files: list) -> tuple:
     exports = imports = behaviours = 0
     for path in files:
         beam = read_beam_file(path)
-        _ = beam.md5
+        _unused = beam.md5
         exports += len(beam.exports)
         imports += len(beam.imports)
         behaviours += len(beam.behaviours)
@@ -74,14 +73,14 @@ def main() -> int:
 
     python_pass(files)  # warm the page cache and the module imports for both sides
     walls, cpus = [], []
-    for _ in range(args.reps):
+    for _unused in range(args.reps):
         w0, c0 = time.perf_counter(), time.process_time()
         totals = python_pass(files)
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
     tracemalloc.start()
     python_pass(files)
-    _, peak = tracemalloc.get_traced_memory()
+    _unused, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

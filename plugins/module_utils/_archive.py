@@ -477,4 +477,3 @@ def extract(tarball: str | os.PathLike, dest: str | os.PathLike) -> list:
             os.symlink(info.linkname, full)
             written.append(name)
     return written
-

@@ -527,12 +527,12 @@ def _skip_operand(code: bytes, pos: int) -> int:
     pos += 1
     if ext == 1:  # list: a count, then the elements
         count, pos = _compact_u(code, pos, len(code))
-        for _ in range(count):
+        for _unused in range(count):
             pos = _skip_operand(code, pos)
         return pos
     if ext == 3:  # allocation list: a count, then (kind, amount) pairs
         count, pos = _compact_u(code, pos, len(code))
-        for _ in range(2 * count):
+        for _unused in range(2 * count):
             pos = _skip_operand(code, pos)
         return pos
     if ext in (2, 4):  # float register, literal: one number
@@ -568,15 +568,19 @@ def _on_load_in_code(code: bytes) -> tuple | None:
                 arity, pos = _compact_u(code, pos, end)
                 current = (name, arity)
                 continue
-            for _ in range(arities[opcode]):
+            for _unused in range(arities[opcode]):
                 pos = _skip_operand(code, pos)
     except IndexError:
         raise _UnknownCode("truncated code") from None
     return None
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _function_ref(value: object) -> tuple | None:
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Atom) and type(value[1]) is int:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Atom) and _is_int(value[1]):
         return value
     return None
 
@@ -602,13 +606,13 @@ def _atom_bounds(data: bytes, start: int, size: int, source: str, chunk_id: str)
     try:
         if count >= 0:
             append = starts.append
-            for _ in range(count):
+            for _unused in range(count):
                 pos += 1
                 append(pos)
                 pos += data[pos - 1]
         else:
             stops = []
-            for _ in range(-count):
+            for _unused in range(-count):
                 length, begin = _compact_u(data, pos, end)
                 pos = begin + length
                 starts.append(begin)

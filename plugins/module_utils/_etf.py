@@ -113,7 +113,7 @@ def _make_decoder(data: bytes):
             raise _truncated("elements", pos, count, end)
         items = []
         append = items.append
-        for _ in range(count):
+        for _unused in range(count):
             value, pos = term(pos)
             append(value)
         return items, pos
@@ -236,7 +236,7 @@ def _map(data, pos, end, term, elements) -> tuple:
     pos += 4
     _need(pos, 2 * count, end, "map entries")
     result: dict = {}
-    for _ in range(count):
+    for _unused in range(count):
         key_pos = pos
         key, pos = term(pos)
         value, pos = term(pos)
@@ -253,7 +253,7 @@ def _map(data, pos, end, term, elements) -> tuple:
 def _hashable_key(key: object, pos: int) -> object:
     """A map key that Python can hash: a list of code points becomes the equal ``str``."""
     if isinstance(key, list):
-        if all(type(c) is int and 0 <= c <= 0x10FFFF for c in key):
+        if all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 0x10FFFF for c in key):
             return "".join(map(chr, key))
     elif isinstance(key, tuple):
         return tuple(_hashable_key(k, pos) if not _is_hashable(k) else k for k in key)
@@ -293,7 +293,7 @@ def _export(data, pos, end, term, elements) -> tuple:
     module, pos = _atom_at(term, pos)
     function, pos = _atom_at(term, pos)
     arity, stop = term(pos)
-    if type(arity) is not int or not 0 <= arity <= 255:
+    if not isinstance(arity, int) or isinstance(arity, bool) or not 0 <= arity <= 255:
         raise EtfError(f"EXPORT_EXT arity must be a small integer, got {arity!r}", pos)
     return ExternalFun(module, function, arity), stop
 
@@ -312,14 +312,14 @@ def _old_fun(data, pos, end, term, elements) -> tuple:
     _need(pos, 4, end, "FUN_EXT")
     free = _U32.unpack_from(data, pos)[0]
     stop = pos + 4
-    for _ in range(4 + free):  # Pid, Module, Index, Uniq, free variables
-        _, stop = term(stop)
+    for _unused in range(4 + free):  # Pid, Module, Index, Uniq, free variables
+        _unused, stop = term(stop)
     return _opaque("fun", data, pos - 1, stop)
 
 
 def _node_then(kind: str, fixed: int):
     def handler(data, pos, end, term, elements) -> tuple:
-        _, stop = _atom_at(term, pos)
+        _unused, stop = _atom_at(term, pos)
         _need(stop, fixed, end, kind)
         return _opaque(kind, data, pos - 1, stop + fixed)
 
@@ -330,7 +330,7 @@ def _ref(creation: int):
     def handler(data, pos, end, term, elements) -> tuple:
         _need(pos, 2, end, "reference")
         count = _U16.unpack_from(data, pos)[0]
-        _, stop = _atom_at(term, pos + 2)
+        _unused, stop = _atom_at(term, pos + 2)
         _need(stop, creation + 4 * count, end, "reference")
         return _opaque("reference", data, pos - 1, stop + creation + 4 * count)
 

@@ -555,7 +555,7 @@ def _decode(data: bytes, source: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise TermSyntaxError(
-            "invalid UTF-8 (add a '%% coding: latin-1' line if the file is Latin-1)", source, line
+            "invalid UTF-8 (a Latin-1 file needs a 'coding: latin-1' comment on its first line)", source, line
         ) from None
 
 
@@ -615,7 +615,7 @@ def _float(value: float) -> str:
     if math.isnan(value) or math.isinf(value):
         raise ValueError(f"{value!r} cannot be written as an Erlang float")
     text = repr(value)
-    mantissa, _, exponent = text.partition("e")
+    mantissa, _unused, exponent = text.partition("e")
     if "." not in mantissa:
         mantissa += ".0"
     if exponent:

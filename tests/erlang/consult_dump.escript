@@ -1,4 +1,3 @@
-#!/usr/bin/env escript
 %% -*- erlang -*-
 %% Reference reader for the term-codec differential tests.
 %% For each file given, file:consult/1 it and print one JSON line:

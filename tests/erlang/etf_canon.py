@@ -29,7 +29,7 @@ def _c(t: object) -> list:
         return ["f", struct.pack(">d", t).hex().upper()]
     if isinstance(t, bytes):
         return ["b", t.hex().upper()]
-    if isinstance(t, tuple) and len(t) == 2 and type(t[0]) is str and t[0] == "$erlang-list-key":
+    if isinstance(t, tuple) and len(t) == 2 and not isinstance(t[0], Atom) and t[0] == "$erlang-list-key":
         return _c(list(t[1]))  # how _terms.canonical() spells a string map key
     if isinstance(t, tuple):
         return ["t(", ",".join(canon(e) for e in t), ")"]
@@ -82,20 +82,20 @@ def random_term(rng, depth: int = 4) -> object:
         return rng.uniform(-1, 1) * 10.0 ** rng.randrange(-300, 300)
     if kind == 2:
         alphabet = "abcXYZ_@. 'é日😀" if rng.random() < 0.5 else "abcdefghij"
-        return Atom("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))))
+        return Atom("".join(rng.choice(alphabet) for _unused in range(rng.randrange(0, 12))))
     if kind == 3:
-        return bytes(rng.randrange(256) for _ in range(rng.randrange(0, 12)))
+        return bytes(rng.randrange(256) for _unused in range(rng.randrange(0, 12)))
     if kind == 4:
-        return [rng.randrange(256) for _ in range(rng.randrange(0, 8))]
+        return [rng.randrange(256) for _unused in range(rng.randrange(0, 8))]
     if kind == 5:
-        return [rng.randrange(256, 0x10FFFF) for _ in range(rng.randrange(1, 4))]
+        return [rng.randrange(256, 0x10FFFF) for _unused in range(rng.randrange(1, 4))]
     if kind in (6, 7):
-        return [random_term(rng, depth - 1) for _ in range(rng.randrange(0, 5))]
+        return [random_term(rng, depth - 1) for _unused in range(rng.randrange(0, 5))]
     if kind in (8, 9):
-        return tuple(random_term(rng, depth - 1) for _ in range(rng.randrange(0, 5)))
+        return tuple(random_term(rng, depth - 1) for _unused in range(rng.randrange(0, 5)))
     if kind == 10:
-        keys = [random_term(rng, 0) for _ in range(rng.randrange(0, 40))]
+        keys = [random_term(rng, 0) for _unused in range(rng.randrange(0, 40))]
         return {k: random_term(rng, depth - 1) for k in keys if not isinstance(k, list)}
     tail = random_term(rng, 0)
-    items = [random_term(rng, depth - 1) for _ in range(rng.randrange(1, 4))]
+    items = [random_term(rng, depth - 1) for _unused in range(rng.randrange(1, 4))]
     return items + tail if isinstance(tail, list) else ImproperList(items, tail)

@@ -1,4 +1,3 @@
-#!/usr/bin/env escript
 %% -*- erlang -*-
 %% Reference facts about an unpacked release root, for tests/integration/test_release_reader.py.
 %% Usage: release_facts.escript Root

@@ -37,7 +37,7 @@ def test_fixed_and_random_terms_decode_as_otp_encoded_them():
     pairs = _pairs(run_escript("etf_corpus.escript", "20240601", "1500"))
     # Every option set of the escript, for each term: plain, minor versions 0..2, compressed.
     assert len(pairs) >= 6 * 1500
-    tags = {etf[1] for etf, _ in pairs}  # the outermost tag: the fixed corpus has each kind at top level
+    tags = {etf[1] for etf, _unused in pairs}  # the outermost tag: the fixed corpus has each kind at top level
     # NEW_FLOAT, FLOAT, bignums, atoms (latin1 and UTF-8), tuples, strings, lists, binaries,
     # bitstrings, maps, funs, pids, ports, references and compressed terms all occur.
     for tag in (70, 99, 110, 111, 100, 118, 119, 104, 105, 106, 107, 108, 109, 77, 116, 112, 113, 88, 89, 90, 80):
@@ -51,7 +51,7 @@ def test_fixed_and_random_terms_decode_as_otp_encoded_them():
 
 def test_python_built_terms_read_back_from_otp():
     rng = random.Random(20240601)
-    terms = [random_term(rng) for _ in range(600)]
+    terms = [random_term(rng) for _unused in range(600)]
     ours = [bytes([131]) + encode(t) for t in terms]
     for etf, t in zip(ours, terms):
         assert canon(decode(etf)) == canon(t)

@@ -87,7 +87,8 @@ def _gen(rng: random.Random, depth: int) -> object:
     if kind == "atom":
         return Atom(rng.choice(AWKWARD_ATOMS))
     if kind == "str":
-        return rng.choice(AWKWARD_STRINGS) + "".join(rng.choice("aZ\n\\\"'é→😀\x01") for _ in range(rng.randrange(3)))
+        suffix = "".join(rng.choice("aZ\n\\\"'é→😀\x01") for _unused in range(rng.randrange(3)))
+        return rng.choice(AWKWARD_STRINGS) + suffix
     if kind == "int":
         return rng.randint(-300, 300)
     if kind == "bigint":
@@ -95,24 +96,25 @@ def _gen(rng: random.Random, depth: int) -> object:
     if kind == "float":
         return rng.choice([0.0, -0.0, 0.1, 1e300, -2.5e-300, 123456.789, rng.uniform(-1e9, 1e9), 1e16, 5e-324])
     if kind == "bin":
-        return rng.choice([b"", b"plain", b"\x00\xff\x80", "é".encode(), bytes(rng.randrange(256) for _ in range(5))])
+        noise = bytes(rng.randrange(256) for _unused in range(5))
+        return rng.choice([b"", b"plain", b"\x00\xff\x80", "é".encode(), noise])
     if kind == "fun":
         module = Atom(rng.choice(["lists", "Quoted", "é"]))
         return ExternalFun(module, Atom(rng.choice(["map", "end"])), rng.randrange(4))
     if kind == "intlist":
         # Lists of integers, some of which look like strings: they must stay lists.
-        return [rng.choice([97, 98, 10, 0, 233, 8594, 300000]) for _ in range(rng.randrange(1, 5))]
+        return [rng.choice([97, 98, 10, 0, 233, 8594, 300000]) for _unused in range(rng.randrange(1, 5))]
     if kind == "tuple":
-        return tuple(_gen(rng, depth + 1) for _ in range(rng.randrange(5)))
+        return tuple(_gen(rng, depth + 1) for _unused in range(rng.randrange(5)))
     if kind == "list":
-        return [_gen(rng, depth + 1) for _ in range(rng.randrange(5))]
+        return [_gen(rng, depth + 1) for _unused in range(rng.randrange(5))]
     if kind == "improper":
         tail = _gen(rng, 4)
         if isinstance(tail, (list, str, ImproperList)) and not isinstance(tail, Atom):
             tail = Atom("tail")
-        return ImproperList([_gen(rng, depth + 1) for _ in range(rng.randrange(1, 4))], tail)
+        return ImproperList([_gen(rng, depth + 1) for _unused in range(rng.randrange(1, 4))], tail)
     out = {}
-    for _ in range(rng.randrange(4)):
+    for _unused in range(rng.randrange(4)):
         key = _gen(rng, 4)
         if isinstance(key, (list, dict, ImproperList)) or (isinstance(key, str) and not isinstance(key, Atom)):
             key = Atom("k")
@@ -122,7 +124,7 @@ def _gen(rng: random.Random, depth: int) -> object:
 
 def test_generated_terms_written_then_consulted(tmp_path):
     rng = random.Random(20261123)
-    cases = [[_gen(rng, 0) for _ in range(rng.randrange(1, 4))] for _ in range(400)]
+    cases = [[_gen(rng, 0) for _unused in range(rng.randrange(1, 4))] for _unused in range(400)]
     paths = []
     for i, terms in enumerate(cases):
         path = tmp_path / f"case{i}.config"

@@ -205,5 +205,5 @@ def test_abandoned_fleet_is_stopped_at_interpreter_exit(fleet_tools, release_tar
     )
     assert proc.returncode == 0, proc.stderr
     recorded = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert {label for _, _, label in recorded} >= {"beam", "run_erl", "epmd", "sshd"}
+    assert {rec[2] for rec in recorded} >= {"beam", "run_erl", "epmd", "sshd"}
     assert [f"{label}={pid}" for pid, start, label in recorded if _still_running(pid, start)] == []

@@ -172,8 +172,8 @@ def _pairs() -> List[Tuple[str, str, str]]:
 @pytest.mark.parametrize("name,old,new", _pairs(), ids=lambda v: v)
 def test_app_version_bumped_iff_code_changed(name, old, new, unpacked):
     """Appups can only be made when every changed application has a new version, and vice versa."""
-    before, _ = unpacked(name, old)
-    after, _ = unpacked(name, new)
+    before, _unused = unpacked(name, old)
+    after, _unused = unpacked(name, new)
     ours = set(releases.app_versions(name, old)) & set(releases.app_versions(name, new))
     assert ours, "the versions share no application"
     for app in ours:
@@ -239,7 +239,7 @@ def _kill(pids: List[int]) -> None:
 @pytest.mark.fleet
 def test_shop_boots_as_daemon_and_answers(tmp_path):
     _skip_without("rebar3")
-    root, _ = _unpack("shop", "1.0.0", tmp_path / "shop")
+    root, _unused = _unpack("shop", "1.0.0", tmp_path / "shop")
     port = _free_port()
     node = f"shop_t{port}"
     vm_args = root / "releases" / "1.0.0" / "vm.args"

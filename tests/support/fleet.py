@@ -521,7 +521,7 @@ class Fleet:
         epmd = shutil.which("epmd")
         if epmd is None:
             raise FleetError("epmd not found on PATH")
-        for _ in range(5):
+        for _unused in range(5):
             port = free_port()
             popen = subprocess.Popen(
                 [epmd, "-port", str(port)],
@@ -553,7 +553,7 @@ class Fleet:
             PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
         sftp = next((p for p in SFTP_SERVER_CANDIDATES if os.path.exists(p)), None)
         config = self.dir / "sshd_config"
-        for _ in range(5):
+        for _unused in range(5):
             port = free_port()
             lines = [
                 f"Port {port}",
@@ -667,7 +667,7 @@ class Fleet:
         # relx: run_erl -> beam; mix: run_erl -> sh -c "exec erl ..." -> beam.
         chain: List[Proc] = []
         pid = beam.ppid
-        for _ in range(3):
+        for _unused in range(3):
             comm = _comm(pid)
             if pid <= 1 or comm not in ("run_erl", "sh", "dash", "bash"):
                 break

@@ -51,10 +51,10 @@ def etf(term: object) -> bytes:
     return b"\x83" + encode(term)
 
 
-ATOMS = ["demo", "start", "code_change", "erlang", "load_nif", "supervisor", "gen_server", "init"]
+ATOMS = ("demo", "start", "code_change", "erlang", "load_nif", "supervisor", "gen_server", "init")
 
 
-def module(extra: list = (), attrs: object = None, atoms: list = ATOMS, compact: bool = False) -> list:
+def module(extra: list = (), attrs: object = None, atoms: tuple = ATOMS, compact: bool = False) -> list:
     chunks = [
         ("AtU8", atom_table(atoms, compact)),
         ("Code", b"\0\0\0\x10" + b"\0" * 20),
@@ -92,7 +92,7 @@ def test_md5_hashes_the_code_chunks_in_beam_lib_order_with_funt_olduniq_zeroed()
     chunks = module([("LitT", litt), ("FunT", funt), ("Dbgi", b"ignored"), ("Meta", b"meta")])
     beam = read_beam(container(chunks), "x")
     data = dict(chunks)
-    zeroed = struct.pack(">I", 2) + b"".join(struct.pack(">6I", 2, 1, 7, 0, 1, 0) for _ in range(2))
+    zeroed = struct.pack(">I", 2) + b"".join(struct.pack(">6I", 2, 1, 7, 0, 1, 0) for _unused in range(2))
     order = [data["AtU8"], data["Code"], data["StrT"], data["ImpT"], data["ExpT"], zeroed, litt, b"meta"]
     assert beam.md5 == hashlib.md5(b"".join(order)).digest()
     assert beam.md5_hex == beam.md5.hex()
@@ -215,15 +215,15 @@ def test_bad_tables_raise_when_read():
     chunks[4] = ("ExpT", triples([(99, 1, 2)]))
     beam = read_beam(container(chunks), "m.beam")
     with pytest.raises(BeamError, match=r"m\.beam: invalid chunk 'ExpT': atom index 99 is outside"):
-        _ = beam.exports
+        _unused = beam.exports
     chunks[4] = ("ExpT", struct.pack(">I", 5) + b"\0" * 12)
     with pytest.raises(BeamError, match=r"5 entries need 64 bytes"):
-        _ = read_beam(container(chunks), "m.beam").exports
+        _unused = read_beam(container(chunks), "m.beam").exports
     bad_attr = module([("Attr", b"\x83h\x09")])
     with pytest.raises(BeamError, match=r"m\.beam: invalid chunk 'Attr': bad external term format"):
-        _ = read_beam(container(bad_attr), "m.beam").attributes
+        _unused = read_beam(container(bad_attr), "m.beam").attributes
     with pytest.raises(BeamError, match=r"invalid chunk 'Attr': expected a list"):
-        _ = read_beam(container(module(attrs=(1, 2))), "m.beam").attributes
+        _unused = read_beam(container(module(attrs=(1, 2))), "m.beam").attributes
     with pytest.raises(TypeError):
         read_beam("not bytes", "m.beam")
 
