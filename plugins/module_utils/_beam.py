@@ -31,7 +31,8 @@ import hashlib
 import struct
 import zlib
 
-from ansible_collections.erlang.otp.plugins.module_utils._etf import EtfError, decode, decode_prefix
+from ansible_collections.erlang.otp.plugins.module_utils._etf import ATOM_CACHE, EtfError, decode, decode_prefix
+from ansible_collections.erlang.otp.plugins.module_utils._etf import intern_atom as _atom
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom
 
 _HEADER = struct.Struct(">4sI4s")
@@ -47,23 +48,11 @@ MANDATORY_CHUNKS = ("Code", "ExpT", "ImpT", "StrT")
 #: deprecations of Elixir before 1.7, which then moved docs to the EEP 48 ``Docs`` chunk).
 ELIXIR_CHUNKS = ("ExCk", "ExDp", "ExDc")
 
-# One Atom object per name, shared by every module read (bounded: a long-lived process that reads
-# many unrelated modules must not grow without limit).
-_ATOMS: dict = {}
-_ATOMS_MAX = 200000
 
 
 class BeamError(ValueError):
     """A file that is not a readable BEAM module; the message names the file."""
 
-
-def _atom(name: str) -> Atom:
-    atom = _ATOMS.get(name)
-    if atom is None:
-        atom = Atom(name)
-        if len(_ATOMS) < _ATOMS_MAX:
-            _ATOMS[name] = atom
-    return atom
 
 
 def _compact_u(data: bytes, pos: int, end: int) -> tuple:
@@ -143,7 +132,7 @@ class Beam:
             name = raw.decode(self._encoding)
         except UnicodeDecodeError:
             raise self._error(self._atom_chunk, f"atom {index} is not valid {self._encoding}: {raw!r}") from None
-        atom = _ATOMS.get(name)
+        atom = ATOM_CACHE.get(name)
         if atom is None:
             atom = _atom(name)
         self._names[index - 1] = atom
@@ -178,7 +167,7 @@ class Beam:
         starts = self._starts
         stops = self._stops
         encoding = self._encoding
-        cache = _ATOMS
+        cache = ATOM_CACHE
         found = {}
         try:
             for index in indices:

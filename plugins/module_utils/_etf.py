@@ -60,9 +60,11 @@ _U32 = struct.Struct(">I")
 _I32 = struct.Struct(">i")
 _F64 = struct.Struct(">d")
 
-# Atoms repeat a lot (module names, record tags, true/false): share one object per name.
-_ATOM_CACHE: dict = {}
-_ATOM_CACHE_MAX = 50000
+# Atoms repeat a lot (module names, record tags, true/false): one Atom object per name, shared by
+# every term and module read (bounded: a long-lived process reading many unrelated modules must not
+# grow without limit). The BEAM reader shares this table.
+ATOM_CACHE: dict = {}
+_ATOM_CACHE_MAX = 200000
 
 
 class EtfError(ValueError):
@@ -73,12 +75,13 @@ class EtfError(ValueError):
         self.offset = offset
 
 
-def _atom(name: str) -> Atom:
-    atom = _ATOM_CACHE.get(name)
+def intern_atom(name: str) -> Atom:
+    """The shared :class:`Atom` for ``name``."""
+    atom = ATOM_CACHE.get(name)
     if atom is None:
         atom = Atom(name)
-        if len(_ATOM_CACHE) < _ATOM_CACHE_MAX:
-            _ATOM_CACHE[name] = atom
+        if len(ATOM_CACHE) < _ATOM_CACHE_MAX:
+            ATOM_CACHE[name] = atom
     return atom
 
 
@@ -91,7 +94,7 @@ def _make_decoder(data: bytes):
     end = len(data)
     u16 = _U16.unpack_from
     u32 = _U32.unpack_from
-    atom_cache = _ATOM_CACHE
+    atom_cache = ATOM_CACHE
 
     def atom_text(pos: int, length: int, encoding: str) -> tuple:
         stop = pos + length
@@ -104,7 +107,7 @@ def _make_decoder(data: bytes):
             raise EtfError(f"atom text is not valid {encoding}: {bytes(raw)!r}", pos) from None
         atom = atom_cache.get(name)
         if atom is None:
-            atom = _atom(name)
+            atom = intern_atom(name)
         return atom, stop
 
     def elements(pos: int, count: int) -> tuple:

@@ -8,7 +8,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from tests.support.fleet import Fleet, FleetError
+from tests.support.fleet import Fleet, FleetError, port_accepts
 
 pytestmark = pytest.mark.fleet
 
@@ -48,13 +47,6 @@ def _running(fleet: Fleet) -> List[str]:
     """The fleet's recorded processes that still run."""
     return [f"{p.label}={p.pid}" for p in fleet.recorded_procs() if _still_running(p.pid, p.start_time)]
 
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _epmd_names(port: int) -> Optional[str]:
@@ -147,8 +139,8 @@ def test_teardown_leaves_no_recorded_process(fleet_factory) -> None:
     assert len(_running(fleet)) == len(recorded)  # all up before the teardown
     fleet.stop()
     assert _running(fleet) == []
-    assert not _accepts(fleet.sshd_port)
-    assert not _accepts(fleet.epmd_port)
+    assert not port_accepts(fleet.sshd_port)
+    assert not port_accepts(fleet.epmd_port)
     fleet.stop()  # idempotent
 
 

@@ -177,7 +177,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _port_accepts(port: int) -> bool:
+def port_accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -531,7 +531,7 @@ class Fleet:
                 env={**_base_env(), "ERL_EPMD_PORT": str(port)},
             )
             self._epmd, self._epmd_proc, self.epmd_port = popen, Proc.of(popen.pid, "epmd"), port
-            if _await(lambda p=port: _port_accepts(p), 5, popen):
+            if _await(lambda p=port: port_accepts(p), 5, popen):
                 return
             popen.kill()
             popen.wait()
@@ -586,7 +586,7 @@ class Fleet:
                 env=_base_env(),
             )
             self._sshd, self._sshd_proc, self.sshd_port = popen, Proc.of(popen.pid, "sshd"), port
-            if _await(lambda p=port: _port_accepts(p), 10, popen):
+            if _await(lambda p=port: port_accepts(p), 10, popen):
                 break
             popen.kill()
             popen.wait()
