@@ -16,6 +16,8 @@ ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
 # Oldest supported core: ansible-core 2.17 on Python 3.11, used for a second sanity leg.
 VENV_OLDEST := $(ROOT)/.venv-2.17
+# The pure core may run on nodes with Python 3.9: its unit tests run there too (when 3.9 exists).
+VENV_PY39 := $(ROOT)/.venv-py39
 BIN := $(VENV)/bin
 BUILD := $(ROOT)/.build
 DIST := $(BUILD)/dist
@@ -34,9 +36,9 @@ export PATH := $(BIN):$(PATH)
 
 # `make test` gates, cheapest first; each runs as `make <gate>`. KEEP_GOING=1 runs every gate even
 # after a failure (the run still fails).
-GATES := setup ruff changelog build ansible-lint pytest-fast sanity sanity-2.17 integration
+GATES := setup ruff changelog build ansible-lint pytest-fast unit-py39 sanity sanity-2.17 integration
 
-.PHONY: help setup setup-apt setup-venv setup-venv-oldest setup-stubs test ruff pytest-fast unit \
+.PHONY: help setup setup-apt setup-venv setup-venv-oldest setup-stubs test ruff pytest-fast unit unit-py39 \
         erlang integration sanity sanity-2.17 lint ansible-lint changelog build bench clean distclean
 
 help:
@@ -45,6 +47,7 @@ help:
 	make test         setup + every gate: $(GATES)
 	make ruff         ruff check
 	make unit         pytest tests/unit
+	make unit-py39    pytest tests/unit/plugins/module_utils on Python 3.9 (skipped without one)
 	make erlang       pytest tests/erlang (differential tests against the installed OTP)
 	make integration  pytest tests/integration (real release nodes, sshd on 127.0.0.1)
 	make sanity       ansible-test sanity with .venv's ansible-core (2.21 on Python 3.12)
@@ -176,6 +179,15 @@ pytest-fast: setup-venv setup-apt
 unit: setup-venv
 	@$(call run_pytest,$(PYTEST_PARALLEL) tests/unit)
 
+# The module_utils unit tests on the oldest target Python (3.9), in their own small venv.
+unit-py39:
+	@if ! py=$$(.ci/find-python 9); then echo "unit-py39: no Python 3.9 on this machine: skipped"; exit 0; fi
+	$(call ensure_venv,$(VENV_PY39),$$py,tests/requirements-unit-py39.txt,tests/requirements-unit-py39.txt)
+	rc=0
+	"$(VENV_PY39)/bin/python" -m pytest -p no:cacheprovider tests/unit/plugins/module_utils || rc=$$?
+	if [ $$rc -eq 5 ]; then echo "FAILED: unit-py39 collected no test (exit 5)" >&2; fi
+	exit $$rc
+
 erlang: setup-venv setup-apt
 	@$(call run_pytest,$(PYTEST_PARALLEL) tests/erlang)
 
@@ -258,4 +270,4 @@ clean:
 	find . -path ./.git -prune -o -path './.venv*' -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf "$(VENV)" "$(VENV_OLDEST)" .cache
+	rm -rf "$(VENV)" "$(VENV_OLDEST)" "$(VENV_PY39)" .cache
