@@ -49,10 +49,8 @@ MANDATORY_CHUNKS = ("Code", "ExpT", "ImpT", "StrT")
 ELIXIR_CHUNKS = ("ExCk", "ExDp", "ExDc")
 
 
-
 class BeamError(ValueError):
     """A file that is not a readable BEAM module; the message names the file."""
-
 
 
 def _compact_u(data: bytes, pos: int, end: int) -> tuple:

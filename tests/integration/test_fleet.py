@@ -48,7 +48,6 @@ def _running(fleet: Fleet) -> List[str]:
     return [f"{p.label}={p.pid}" for p in fleet.recorded_procs() if _still_running(p.pid, p.start_time)]
 
 
-
 def _epmd_names(port: int) -> Optional[str]:
     """``epmd -names`` against ``port``; None when no epmd listens there."""
     env = {k: v for k, v in os.environ.items() if k != "ERL_EPMD_PORT"}
