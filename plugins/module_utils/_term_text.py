@@ -14,11 +14,16 @@ improper lists, maps (``=>`` only), binaries (``<<"ab">>``, ``<<1,2>>``, ``<<"é
 operators and records are refused, as ``file:consult/1`` refuses them.
 
 The Python representation is described in :mod:`._terms`. The writer produces text that
-``file:consult/1`` reads back as the identical term, laid out in ``~p`` style.
+``file:consult/1`` reads back as the identical term, character for character what
+``io:format("~tp.~n", [Term])`` prints (a port of ``io_lib_pretty``'s layout and of
+``float_to_list(F, [short])``), with two deliberate differences that follow from keeping the
+file's spelling: a ``list`` of integers stays a list where Erlang would print a string, and map
+keys keep their order where Erlang sorts them.
 """
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 import struct
@@ -607,20 +612,50 @@ def write_atom(name: str) -> str:
     return _quote(name, "'")
 
 
-def _printable_latin1(data: bytes) -> bool:
-    return all(0x20 <= b <= 0x7E or b >= 0xA0 or b in b"\n\r\t\v\b\f\x1b" for b in data)
+def _printable(chars: str) -> bool:
+    """io_lib's printable list with the default (Latin-1) printable range."""
+    return all(" " <= c <= "~" or "\xa0" <= c <= "\xff" or c in "\n\r\t\v\b\f\x1b" for c in chars)
+
+
+def _binary(data: bytes) -> tuple:
+    """A binary's text as ``~tp`` writes it, and whether it is one unbreakable token."""
+    if not data:
+        return "<<>>", True
+    try:
+        chars = data.decode("utf-8")
+    except UnicodeDecodeError:
+        chars = data.decode("latin-1")
+        if _printable(chars):
+            return "<<" + _quote(chars, '"') + ">>", True
+    else:
+        if _printable(chars):
+            suffix = ">>" if len(chars) == len(data) else "/utf8>>"
+            return "<<" + _quote(chars, '"') + suffix, True
+    return "<<" + ",".join(str(b) for b in data) + ">>", False
 
 
 def _float(value: float) -> str:
+    """The float as ``float_to_list(F, [short])`` writes it: shortest digits that read back
+    exactly, in fixed or scientific notation, whichever is shorter (fixed on a tie), but always
+    scientific from 2**53 up, where fixed notation would suggest an exact integer."""
     if math.isnan(value) or math.isinf(value):
         raise ValueError(f"{value!r} cannot be written as an Erlang float")
-    text = repr(value)
-    mantissa, _unused, exponent = text.partition("e")
-    if "." not in mantissa:
-        mantissa += ".0"
-    if exponent:
-        return f"{mantissa}e{int(exponent)}"
-    return mantissa
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0.0"
+    _sign, digit_tuple, exp = decimal.Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
+    exp += len(digit_tuple) - len(digits)
+    point = len(digits) - 1 + exp  # the exponent of the first digit
+    scientific = f"{digits[0]}.{digits[1:] or '0'}e{point}"
+    if point >= 0:
+        whole = digits[: point + 1].ljust(point + 1, "0")
+        fixed = f"{whole}.{digits[point + 1:] or '0'}"
+    else:
+        fixed = "0." + "0" * (-point - 1) + digits
+    if abs(value) >= 2.0**53 or len(scientific) < len(fixed):
+        return sign + scientific
+    return sign + fixed
 
 
 def _flat(term: object) -> str:
@@ -629,7 +664,7 @@ def _flat(term: object) -> str:
     if isinstance(term, Atom):
         return write_atom(term)
     if isinstance(term, str):
-        return _quote(term, '"')
+        return _quote(term, '"') if term else "[]"  # Erlang writes "" as []
     if isinstance(term, int):
         return str(term)
     if isinstance(term, float):
@@ -641,10 +676,7 @@ def _flat(term: object) -> str:
     if isinstance(term, ImproperList):
         return "[" + ",".join(_flat(t) for t in term.items) + "|" + _flat(term.tail) + "]"
     if isinstance(term, (bytes, bytearray)):
-        data = bytes(term)
-        if data and _printable_latin1(data):
-            return "<<" + _quote(data.decode("latin-1"), '"') + ">>"
-        return "<<" + ",".join(str(b) for b in data) + ">>"
+        return _binary(bytes(term))[0]
     if isinstance(term, dict):
         return "#{" + ",".join(f"{_flat(k)} => {_flat(v)}" for k, v in term.items()) + "}"
     if isinstance(term, ExternalFun):
@@ -652,35 +684,179 @@ def _flat(term: object) -> str:
     raise TypeError(f"{type(term).__name__} value {term!r} has no Erlang text form")
 
 
-def _pretty(term: object, col: int, width: int) -> str:
-    """Lay out like io_lib_pretty: flat when it fits, else one element a line, aligned."""
-    flat = _flat(term)
-    if col + len(flat) <= width:
-        return flat
-    if isinstance(term, tuple) and term:
-        if isinstance(term[0], Atom) and len(term) > 1:
-            head = "{" + _flat(term[0]) + ","
-            inner = col + len(head)
-            parts = [_pretty(t, inner, width) for t in term[1:]]
-            return head + (",\n" + " " * inner).join(parts) + "}"
-        return "{" + (",\n" + " " * (col + 1)).join(_pretty(t, col + 1, width) for t in term) + "}"
+class _Node:
+    """A term prepared for layout, as io_lib_pretty's intermediate format: flat text and length."""
+
+    __slots__ = ("atomic", "flat", "items", "key", "kind", "tail", "value")
+
+    def __init__(self, kind: str, flat: str, atomic: bool, items: list | None = None,
+                 tail: _Node | None = None) -> None:
+        self.kind = kind  # atomic, list, tagged, tuple, map, pair, bin
+        self.flat = flat
+        self.atomic = atomic  # io_lib_pretty's ?ATM: printed as one token, never broken
+        self.items = items or []
+        self.tail = tail
+        self.key = self.value = None
+
+    def __len__(self) -> int:
+        return len(self.flat)
+
+
+def _node(term: object) -> _Node:
     if isinstance(term, list) and term:
-        return "[" + (",\n" + " " * (col + 1)).join(_pretty(t, col + 1, width) for t in term) + "]"
+        items = [_node(t) for t in term]
+        return _Node("list", "[" + ",".join(n.flat for n in items) + "]", False, items)
     if isinstance(term, ImproperList):
-        body = (",\n" + " " * (col + 1)).join(_pretty(t, col + 1, width) for t in term.items)
-        return "[" + body + "|" + _pretty(term.tail, col + 1, width) + "]"
+        items = [_node(t) for t in term.items]
+        tail = _node(term.tail)
+        return _Node("list", "[" + ",".join(n.flat for n in items) + "|" + tail.flat + "]", False, items, tail)
+    if isinstance(term, tuple) and term:
+        items = [_node(t) for t in term]
+        kind = "tagged" if isinstance(term[0], Atom) and len(term) > 1 else "tuple"
+        return _Node(kind, "{" + ",".join(n.flat for n in items) + "}", False, items)
     if isinstance(term, dict) and term:
-        parts = []
+        pairs = []
         for k, v in term.items():
-            key = _flat(k) + " => "
-            parts.append(key + _pretty(v, col + 2 + len(key), width))
-        return "#{" + (",\n" + " " * (col + 2)).join(parts) + "}"
-    return flat
+            key, value = _node(k), _node(v)
+            pair = _Node("pair", key.flat + " => " + value.flat, key.atomic and value.atomic)
+            pair.key, pair.value = key, value
+            pairs.append(pair)
+        return _Node("map", "#{" + ",".join(n.flat for n in pairs) + "}", False, pairs)
+    if isinstance(term, (bytes, bytearray)):
+        flat, atomic = _binary(bytes(term))
+        return _Node("atomic" if atomic else "bin", flat, atomic)
+    return _Node("atomic", _flat(term), True)
 
 
-def format_term(term: object, width: int = 80) -> str:
-    """One term as ``io:format("~p", [Term])`` lays it out (without the final dot)."""
-    return _pretty(term, 0, width)
+class _NoGood(Exception):
+    """A trial layout put a tagged tuple's elements too far right (io_lib_pretty's cind)."""
+
+
+class _Layout:
+    """A port of io_lib_pretty's layout (OTP 25-27) without depth or character limits.
+
+    ``check`` mode is io_lib_pretty's ``cind`` pass: the same walk, failing when tagged tuples
+    would indent their elements past half the line, which then selects another tuple indent.
+    Maps keep their insertion order (Erlang prints small maps in key order).
+    """
+
+    def __init__(self, ll: int, total: int, tind: int, check: bool) -> None:
+        self.ll = ll
+        self.total = total
+        self.tind = tind
+        self.check = check
+
+    def pp(self, n: _Node, col: int, ind: int, ld: int) -> str:
+        if len(n) < self.ll - col - ld or n.kind in ("atomic", "pair"):
+            return n.flat
+        if n.kind == "bin":
+            return self.pp_binary(n.flat, col + 2, ind + 2, ld)
+        if n.kind == "list":
+            return "[" + self.pp_list(n.items, n.tail, col + 1, ind + 1, ld) + "]"
+        if n.kind == "tagged":
+            return "{" + self.pp_tag_tuple(n.items, col, ind, ld) + "}"
+        if n.kind == "tuple":
+            return "{" + self.pp_list(n.items, None, col + 1, ind + 1, ld) + "}"
+        return "#{" + self.pp_map(n.items, col + 2, ind + 2, ld) + "}"
+
+    def pp_binary(self, flat: str, col: int, ind: int, ld: int) -> str:
+        """``<<1,2,...>>`` broken at commas to fit the line, continued at ``ind``."""
+        width = max(8, min(self.ll - col, self.total - 4) - ld)
+        room = width
+        parts = flat[2:-2].split(",")
+        out = []
+        for part in parts[:-1]:
+            size = len(part) + 1
+            if room - size < 0:
+                out.append("\n" + " " * ind + part + ",")
+                room = width - size
+            else:
+                out.append(part + ",")
+                room -= size
+        last = parts[-1]
+        out.append("\n" + " " * ind + last if len(last) > room else last)
+        return "<<" + "".join(out) + ">>"
+
+    def pp_tag_tuple(self, items: list, col: int, ind: int, ld: int) -> str:
+        tag = items[0]
+        tag_ind = len(tag) + 2
+        tcol = col + tag_ind
+        if 0 < self.tind < tag_ind:
+            col1 = col + self.tind
+            if self.check and not (self.total + col1 <= self.ll or col1 <= self.ll // 2):
+                raise _NoGood
+            return tag.flat + self.pp_tail(items[1:], col1, tcol, ind + self.tind, ld)
+        if self.check and not (self.total + tcol < self.ll or tcol < self.ll // 2):
+            raise _NoGood
+        return tag.flat + "," + self.pp_list(items[1:], None, tcol, ind + tag_ind, ld)
+
+    def pp_list(self, items: list, tail: _Node | None, col0: int, ind: int, ld: int) -> str:
+        ld1 = 0 if len(items) > 1 else ld + 1
+        first, width = self.pp_element(items[0], col0, ind, ld1)
+        return first + self.pp_tail(items[1:], col0, col0 + width, ind, ld, tail)
+
+    def pp_tail(self, items: list, col0: int, col: int, ind: int, ld: int, tail: _Node | None = None) -> str:
+        out = []
+        for i, e in enumerate(items):
+            ld1 = 0 if i + 1 < len(items) else ld + 1
+            elen = 1 + len(e)
+            if e.atomic and (elen + 1 < self.ll - col if ld1 == 0 else elen < self.ll - col - ld1):
+                out.append("," + e.flat)
+                col += elen
+            else:
+                text, width = self.pp_element(e, col0, ind, ld1)
+                out.append(",\n" + " " * ind + text)
+                col = col0 + width
+        if tail is not None:
+            if tail.atomic and len(tail) + 1 < self.ll - col - (ld + 1):
+                out.append("|" + tail.flat)
+            else:
+                out.append("|\n" + " " * ind + self.pp(tail, col0, ind, ld + 1))
+        return "".join(out)
+
+    def pp_element(self, e: _Node, col: int, ind: int, ld: int) -> tuple:
+        if e.atomic and len(e) < self.ll - col - ld:
+            return e.flat, len(e)
+        return self.pp(e, col, ind, ld), self.ll  # the next element goes on a new line
+
+    def pp_map(self, pairs: list, col0: int, ind: int, ld: int) -> str:
+        out = []
+        col = col0
+        for i, p in enumerate(pairs):
+            ld1 = 0 if i + 1 < len(pairs) else ld + 1
+            elen = 1 + len(p)
+            if i and p.atomic and (elen + 1 < self.ll - col if ld1 == 0 else elen < self.ll - col - ld1):
+                out.append("," + p.flat)
+                col += elen
+                continue
+            text, width = self.pp_pair(p, col0, ind, ld1)
+            out.append(text if i == 0 else ",\n" + " " * ind + text)
+            col = col0 + width
+        return "".join(out)
+
+    def pp_pair(self, p: _Node, col: int, ind: int, ld: int) -> tuple:
+        if len(p) < self.ll - col - ld:
+            return p.flat, len(p) if p.atomic else self.ll
+        indent = self.tind if self.tind > 0 else 4
+        key = self.pp(p.key, col, ind, ld)
+        value = self.pp(p.value, col + indent, ind + indent, ld)
+        return key + " =>\n" + " " * (ind + indent) + value, self.ll
+
+
+def format_term(term: object, width: int = 80, col: int = 1) -> str:
+    """One term laid out as ``io:format("~tp", [Term])`` does at column ``col`` (without the dot)."""
+    n = _node(term)
+    if n.kind == "atomic" or len(n) < width - col:
+        return n.flat
+    tind = 1
+    for trial in (-1, 4):
+        try:
+            _Layout(width, len(n), trial, check=True).pp(n, col, col - 1, 0)
+        except _NoGood:
+            continue
+        tind = trial
+        break
+    return _Layout(width, len(n), tind, check=False).pp(n, col, col - 1, 0)
 
 
 def dumps(terms: list, header: str | None = None) -> str:

@@ -24,8 +24,10 @@ pid, port, reference          :class:`Opaque` (only from the external term forma
 ============================  ==========================================================
 
 In Erlang a string *is* a list of integers: ``"ab" =:= [97,98]``. Python keeps the spelling the
-file used (``str`` for ``"ab"``, ``list`` for ``[97,98]``); :func:`canonical` maps both to the
-same value when Erlang's own equality is wanted. ``True``/``False`` are accepted by the writers
+file used (``str`` for ``"ab"``, ``list`` for ``[97,98]``) and the writers keep it too, so values
+round-trip exactly; the one exception is the empty string, which Erlang (and so the writer)
+spells ``[]``. :func:`canonical` maps both spellings to the same value when Erlang's own equality
+is wanted. ``True``/``False`` are accepted by the writers
 as the atoms ``true``/``false``; readers always return :class:`Atom`.
 """
 
@@ -117,6 +119,21 @@ class Opaque:
 
     def __repr__(self) -> str:
         return f"Opaque({self.kind!r}, {self.raw!r})"
+
+
+def empty_strings_as_lists(term: object) -> object:
+    """``term`` with every ``""`` replaced by ``[]``: what writing and reading it back gives."""
+    if isinstance(term, str) and not isinstance(term, Atom):
+        return term if term else []
+    if isinstance(term, list):
+        return [empty_strings_as_lists(t) for t in term]
+    if isinstance(term, tuple):
+        return tuple(empty_strings_as_lists(t) for t in term)
+    if isinstance(term, ImproperList):
+        return ImproperList([empty_strings_as_lists(t) for t in term.items], term.tail)
+    if isinstance(term, dict):
+        return {k: empty_strings_as_lists(v) for k, v in term.items()}
+    return term
 
 
 def _hashable(value: object) -> object:

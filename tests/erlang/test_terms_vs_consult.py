@@ -4,14 +4,22 @@
 """The term codec against ``file:consult/1`` itself, on OTP's own files and on generated terms."""
 from __future__ import annotations
 
+import math
 import random
+import struct
 from pathlib import Path
 
 import pytest
 from ansible_collections.erlang.otp.plugins.module_utils._term_text import TermSyntaxError, dumps, parse
-from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, ExternalFun, ImproperList, canonical
+from ansible_collections.erlang.otp.plugins.module_utils._terms import (
+    Atom,
+    ExternalFun,
+    ImproperList,
+    canonical,
+    empty_strings_as_lists,
+)
 
-from tests.support.otp import elixir_root, otp_root, requires_erlang
+from tests.support.otp import elixir_root, otp_root, requires_erlang, run_escript
 from tests.support.reference_terms import consult
 
 pytestmark = [pytest.mark.erlang, requires_erlang]
@@ -62,7 +70,7 @@ def test_written_files_consult_back_identical(corpus, tmp_path):
     for out in written:
         assert reference[str(out)] == {"ok": [canonical(t) for t in originals[str(out)]]}, out
         # Our own reader reads the writer's output back to the same Python values.
-        assert parse(out.read_bytes(), str(out)) == originals[str(out)]
+        assert parse(out.read_bytes(), str(out)) == empty_strings_as_lists(originals[str(out)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -133,7 +141,7 @@ def test_generated_terms_written_then_consulted(tmp_path):
     reference = consult(paths)
     for path, terms in zip(paths, cases):
         assert reference[str(path)] == {"ok": [canonical(t) for t in terms]}, path.read_text(encoding="utf-8")
-        assert parse(path.read_bytes(), str(path)) == terms
+        assert parse(path.read_bytes(), str(path)) == empty_strings_as_lists(terms)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -223,3 +231,84 @@ def test_bitstrings_refused_with_a_clear_error(tmp_path):
     with pytest.raises(TermSyntaxError, match="multiple of 8") as info:
         parse(path.read_bytes(), str(path))
     assert info.value.line == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Layout: the writer lays terms out exactly as io:format("~tp.~n") does
+# ------------------------------------------------------------------------------------------------
+
+
+def _erlang_layout(paths: list[Path]) -> dict[str, str]:
+    out = run_escript("pretty_dump.escript", *(str(p) for p in paths)).decode("utf-8")
+    layouts: dict[str, str] = {}
+    for chunk in out.split("%%% FILE ")[1:]:
+        path, _nl, text = chunk.partition("\n")
+        layouts[path] = text
+    return layouts
+
+
+def test_writer_layout_equals_erlang_on_shipped_files(corpus):
+    reference = _erlang_layout(corpus)
+    mismatches = []
+    for path in corpus:
+        ours = dumps(parse(path.read_bytes(), str(path)))
+        if ours != reference[str(path)]:
+            mismatches.append(str(path))
+    assert mismatches == []
+
+
+LAYOUT_ATOMS = ["ok", "a", "application", "load_module", "update", "Quoted", "with space", "é", "end", "x" * 30]
+LAYOUT_STRINGS = ["", "1.0.0", "kernel-8.5.3", "a\"b\\c", "tab\tand\nnewline", "é", "x" * 50]
+
+
+def _layout_term(rng: random.Random, depth: int) -> object:
+    """Terms whose ~tp spelling is ours too: no maps (Erlang orders keys), strings printable Latin-1."""
+    kinds = ["atom", "str", "int", "float", "bin"] + (["tuple", "tagged", "list", "improper"] * 3 if depth < 5 else [])
+    kind = rng.choice(kinds)
+    if kind == "atom":
+        return Atom(rng.choice(LAYOUT_ATOMS))
+    if kind == "str":
+        return rng.choice(LAYOUT_STRINGS)
+    if kind == "int":
+        return rng.choice([0, 1, -5, 256, 10**20])  # none printable: a list of them stays a list in ~tp
+    if kind == "float":
+        return rng.choice([0.5, -2.25, 1.0e-3])
+    if kind == "bin":
+        return rng.choice([b"", b"abc", b"\x00\x01", "é".encode(), b"\xe9", bytes(range(40)), b"\xff" * 3])
+    children = [_layout_term(rng, depth + 1) for _unused in range(rng.randrange(1, 7))]
+    if kind == "tagged":
+        return (Atom(rng.choice(LAYOUT_ATOMS)), *children)
+    if kind == "tuple":
+        return tuple(children)
+    if kind == "improper":
+        return ImproperList(children, Atom("tail"))
+    return children
+
+
+def test_writer_layout_equals_erlang_on_generated_terms(tmp_path):
+    rng = random.Random(7)
+    paths, texts = [], {}
+    for i in range(300):
+        text = dumps([_layout_term(rng, 0) for _unused in range(rng.randrange(1, 3))])
+        path = tmp_path / f"layout{i}.config"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+        texts[str(path)] = text
+    reference = _erlang_layout(paths)
+    for path in paths:
+        assert texts[str(path)] == reference[str(path)], path
+
+
+def test_float_spelling_equals_erlang(tmp_path):
+    """Floats are written as float_to_list(F, [short]) writes them: same digits, same notation."""
+    rng = random.Random(11)
+    floats = [0.0, -0.0, 100.0, 1.0e3, 0.0001, 1.2e-4, 2.0**53, 2.0**53 - 1, 5e-324, 1.7976931348623157e308]
+    while len(floats) < 4000:
+        value = struct.unpack(">d", rng.getrandbits(64).to_bytes(8, "big"))[0]
+        if math.isfinite(value):
+            floats.append(value)
+    floats += [rng.randrange(1, 1000) * 10.0 ** rng.randrange(-12, 20) for _unused in range(2000)]
+    path = tmp_path / "floats.config"
+    text = dumps(floats)
+    path.write_text(text, encoding="utf-8")
+    assert _erlang_layout([path])[str(path)] == text
