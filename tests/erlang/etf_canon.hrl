@@ -3,7 +3,7 @@
 %% SPDX-License-Identifier: GPL-3.0-or-later
 %%
 %% Included by the escripts under tests/erlang/: a canonical, unambiguous text form of any Erlang
-%% term, mirrored in Python by tests/erlang/etf_canon.py.
+%% term, mirrored in Python by tests/support/etf_canon.py.
 %%
 %%   atom a<hex of UTF-8>   integer i<decimal>   float f<hex of the IEEE double>
 %%   binary b<hex>          tuple t(E,...)       proper list l(E,...)

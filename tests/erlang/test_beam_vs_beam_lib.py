@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.erlang.otp.plugins.module_utils._beam import Beam, read_beam, read_beam_file
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom
 
-from tests.erlang.etf_canon import canon
+from tests.support.etf_canon import canon
 from tests.support.otp import elixir_root, otp_root, requires_erlang, run_escript
 
 pytestmark = [pytest.mark.erlang, requires_erlang]

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.erlang.otp.plugins.module_utils._etf import decode, decode_prefix
 from ansible_collections.erlang.otp.plugins.module_utils._terms import canonical
 
-from tests.erlang.etf_canon import canon, encode, random_term
+from tests.support.etf_canon import canon, encode, random_term
 from tests.support.otp import requires_erlang, run_escript
 
 pytestmark = [pytest.mark.erlang, requires_erlang]

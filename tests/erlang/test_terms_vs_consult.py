@@ -15,10 +15,10 @@ from ansible_collections.erlang.otp.plugins.module_utils._terms import (
     Atom,
     ExternalFun,
     ImproperList,
-    canonical,
     empty_strings_as_lists,
 )
 
+from tests.support.etf_canon import canon
 from tests.support.otp import elixir_root, otp_root, requires_erlang, run_escript
 from tests.support.reference_terms import consult
 
@@ -54,7 +54,7 @@ def test_every_shipped_term_file_reads_as_consult_does(corpus):
         expected = reference[str(path)]
         assert "ok" in expected, f"OTP itself cannot read {path}: {expected}"
         ours = parse(path.read_bytes(), str(path))
-        assert [canonical(t) for t in ours] == expected["ok"], path
+        assert [canon(t) for t in ours] == expected["ok"], path
 
 
 def test_written_files_consult_back_identical(corpus, tmp_path):
@@ -68,7 +68,7 @@ def test_written_files_consult_back_identical(corpus, tmp_path):
         originals[str(out)] = terms
     reference = consult(written)
     for out in written:
-        assert reference[str(out)] == {"ok": [canonical(t) for t in originals[str(out)]]}, out
+        assert reference[str(out)] == {"ok": [canon(t) for t in originals[str(out)]]}, out
         # Our own reader reads the writer's output back to the same Python values.
         assert parse(out.read_bytes(), str(out)) == empty_strings_as_lists(originals[str(out)])
 
@@ -140,7 +140,7 @@ def test_generated_terms_written_then_consulted(tmp_path):
         paths.append(path)
     reference = consult(paths)
     for path, terms in zip(paths, cases):
-        assert reference[str(path)] == {"ok": [canonical(t) for t in terms]}, path.read_text(encoding="utf-8")
+        assert reference[str(path)] == {"ok": [canon(t) for t in terms]}, path.read_text(encoding="utf-8")
         assert parse(path.read_bytes(), str(path)) == empty_strings_as_lists(terms)
 
 
@@ -174,14 +174,14 @@ def test_notation_reads_as_consult_does(name, tmp_path):
     path.write_text(NOTATIONS[name], encoding="utf-8")
     expected = consult([path])[str(path)]
     assert "ok" in expected, f"the test case itself is not valid Erlang: {expected}"
-    assert [canonical(t) for t in parse(path.read_bytes(), str(path))] == expected["ok"]
+    assert [canon(t) for t in parse(path.read_bytes(), str(path))] == expected["ok"]
 
 
 def test_latin1_coding_line(tmp_path):
     path = tmp_path / "latin1.config"
     path.write_bytes("%% -*- coding: latin-1 -*-\n{'\xe9t\xe9', \"\xe9\"}.\n".encode("latin-1"))
     expected = consult([path])[str(path)]
-    assert [canonical(t) for t in parse(path.read_bytes(), str(path))] == expected["ok"]
+    assert [canon(t) for t in parse(path.read_bytes(), str(path))] == expected["ok"]
 
 
 INVALID = {

@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.erlang.otp.plugins.module_utils._beam import BeamError, read_beam, read_beam_file
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom
 
-from tests.erlang.etf_canon import encode
+from tests.support.etf_canon import encode
 
 
 def container(chunks: list) -> bytes:

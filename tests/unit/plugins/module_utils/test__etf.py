@@ -17,7 +17,7 @@ from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, Ext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.erlang.etf_canon import canon, encode
+from tests.support.etf_canon import canon, encode
 
 
 def v(body: bytes) -> bytes:
