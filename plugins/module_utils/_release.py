@@ -26,27 +26,38 @@ in :attr:`Release.warnings`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 
 from ansible_collections.erlang.otp.plugins.module_utils._archive import DirectorySource, TarballSource
 from ansible_collections.erlang.otp.plugins.module_utils._beam import read_beam
-from ansible_collections.erlang.otp.plugins.module_utils._term_text import format_term, parse_one
+from ansible_collections.erlang.otp.plugins.module_utils._child_specs import SupervisorChildren, supervisor_children
+from ansible_collections.erlang.otp.plugins.module_utils._term_text import TermSyntaxError, format_term, parse_one
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, text
 
 __all__ = [
+    "MANIFEST_FORMAT",
     "SPECIAL_PROCESS_BEHAVIOURS",
     "START_TYPES",
     "App",
+    "AppFacts",
     "Module",
+    "ModuleFacts",
     "Release",
     "ReleaseError",
+    "ReleaseFacts",
     "open_release",
     "read_release",
+    "release_from_manifest",
     "wanted_member",
 ]
 
 START_TYPES = ("permanent", "transient", "temporary", "load", "none")
+
+#: The ``format`` key of a release manifest (:meth:`Release.manifest`).
+MANIFEST_FORMAT = "erlang.otp.release_manifest/1"
 
 #: Behaviours whose callback modules run as OTP special processes (they take part in
 #: ``sys:suspend``/``change_code`` during an upgrade). Elixir's ``use GenServer`` & co. declare
@@ -97,10 +108,13 @@ def wanted_member(name: str) -> bool:
 class Module:
     """Facts about one compiled module, read from its ``.beam`` (``beam_lib`` semantics)."""
 
-    def __init__(self, beam, path: str, source_name: str) -> None:
+    def __init__(self, beam, path: str, source_name: str, resolve=None) -> None:
         self.beam = beam
         self.path = path  # relative name inside the release root
         self.source_name = source_name
+        #: ``resolve(module) -> Beam | None``: the beams of the release, for a supervisor whose
+        #: Elixir children are given as modules (see :func:`._child_specs.supervisor_children`).
+        self.resolve = resolve
 
     @property
     def name(self) -> str:
@@ -130,9 +144,7 @@ class Module:
     @property
     def is_special_process(self) -> bool:
         """Implements a special-process behaviour, or exports code_change/3,4 or system_code_change/4."""
-        if any(b in SPECIAL_PROCESS_BEHAVIOURS for b in self.behaviours):
-            return True
-        return self.exports_code_change or self.exports_system_code_change
+        return is_special_process(self.behaviours, self.exports_code_change, self.exports_system_code_change)
 
     @property
     def imports(self) -> list:
@@ -152,14 +164,89 @@ class Module:
         """The ``-vsn`` attribute as ``beam_lib:version/1`` returns it (a list)."""
         return self.beam.vsn
 
+    @property
+    def chunks_md5(self) -> str:
+        """MD5 (hex) of the file without its ``CInf`` chunk: equal exactly when ``beam_lib:cmp/2``
+        finds no difference (it compares every chunk but ``CInf``).
+
+        Where :attr:`md5` (the code) is equal and this is not, only debug information, the line
+        table or attributes changed.
+        """
+        cached = getattr(self, "_chunks_md5", None)
+        if cached is None:
+            data = self.beam.data
+            digest = hashlib.md5()  # a change detector, not a security use
+            pos = start = 12  # after FOR1, the container size (which CInf changes) and BEAM
+            while pos + 8 <= len(data):
+                end = pos + 8 + ((int.from_bytes(data[pos + 4 : pos + 8], "big") + 3) & ~3)
+                if data[pos : pos + 4] == b"CInf":
+                    digest.update(data[start:pos])
+                    start = end
+                pos = end
+            digest.update(data[start:])
+            cached = self._chunks_md5 = digest.hexdigest()
+        return cached
+
+    @property
+    def supervisor_children(self) -> SupervisorChildren | None:
+        """The child specs read from the debug information (:mod:`._child_specs`); ``None`` for non-supervisors."""
+        if not self.is_supervisor:
+            return None
+        if not hasattr(self, "_children"):
+            self._children = supervisor_children(self.beam, self.resolve)
+        return self._children
+
+    @property
+    def data(self) -> bytes:
+        """The module's BEAM file (inflated when it was gzip-compressed)."""
+        return self.beam.data
+
+    def manifest(self, local: set | frozenset | None = None) -> dict:
+        """The facts appup generation needs, JSON-able (see :func:`release_from_manifest`).
+
+        ``local``: module names of the same application; imports are restricted to them (the
+        generator never looks further), which keeps manifests small.
+        """
+        return _module_manifest(self, local)
+
     def __repr__(self) -> str:
         return f"Module({self.name!r}, {self.path!r})"
 
 
-def _read_modules(source, paths: list, warnings: list) -> dict:
+def is_special_process(behaviours, exports_code_change: bool, exports_system_code_change: bool) -> bool:
+    """A module whose processes take part in ``sys`` suspend/code_change: a known special-process
+    behaviour or any ``gen_*`` one, or an export of ``code_change/3,4`` or ``system_code_change/4``."""
+    for name in behaviours:
+        if name in SPECIAL_PROCESS_BEHAVIOURS or name.startswith("gen_"):
+            return True
+    return bool(exports_code_change or exports_system_code_change)
+
+
+def _module_manifest(module, local) -> dict:
+    entry: dict = {"md5": module.md5, "chunks_md5": module.chunks_md5}
+    if module.behaviours:
+        entry["behaviours"] = list(module.behaviours)
+    imports = [m for m in module.imports if m != module.name and (local is None or m in local)]
+    if imports:
+        entry["imports"] = imports
+    for key, value in (
+        ("code_change", module.exports_code_change),
+        ("system_code_change", module.exports_system_code_change),
+        ("loads_nif", module.loads_nif),
+        ("elixir", module.is_elixir),
+    ):
+        if value:
+            entry[key] = True
+    children = module.supervisor_children
+    if children is not None:
+        entry["supervisor"] = children.to_dict()
+    return entry
+
+
+def _read_modules(source, paths: list, warnings: list, resolve=None) -> dict:
     modules: dict = {}
     for path in paths:
-        module = Module(read_beam(source.read(path), source.source_name(path)), path, source.source_name(path))
+        module = Module(read_beam(source.read(path), source.source_name(path)), path, source.source_name(path), resolve)
         stem = path.rsplit("/", 1)[-1][: -len(".beam")]
         if module.name != stem:
             warnings.append(f"{module.source_name}: the file holds module {module.name!r}, not {stem!r}")
@@ -266,7 +353,8 @@ class App:
         if not self.bundled:
             return {}
         if self._modules is None:
-            self._modules = _read_modules(self._release.source, self.beam_files, self._release.warnings)
+            release = self._release
+            self._modules = _read_modules(release.source, self.beam_files, release.warnings, release.find_beam)
         return self._modules
 
     @property
@@ -279,8 +367,28 @@ class App:
         """Some module calls ``erlang:load_nif/2``, or the app ships ``priv/**.so``."""
         return bool(self.priv_so) or any(m.loads_nif for m in self.modules.values())
 
+    def manifest(self) -> dict:
+        """This application's facts for :meth:`Release.manifest` (reads every beam)."""
+        return _app_manifest(self)
+
     def __repr__(self) -> str:
         return f"App({self.name!r}, {self.vsn!r}, {self.start_type!r}, bundled={self.bundled})"
+
+
+def _app_manifest(app) -> dict:
+    local = frozenset(app.modules)
+    entry: dict = {"name": app.name, "vsn": app.vsn, "start_type": app.start_type, "bundled": bool(app.bundled)}
+    if app.included_applications is not None:
+        entry["included_applications"] = list(app.included_applications)
+    if app.applications:
+        entry["applications"] = list(app.applications)
+    if app.appup is not None:
+        entry["appup"] = format_term(app.appup) + ".\n"
+    priv_so = [p[len(app.lib_dir) + 1:] if p.startswith(app.lib_dir + "/") else p for p in app.priv_so]
+    if priv_so:
+        entry["priv_so"] = priv_so
+    entry["modules"] = {name: app.modules[name].manifest(local) for name in sorted(app.modules)}
+    return entry
 
 
 def _prop(props: list, key: str) -> object:
@@ -493,8 +601,51 @@ class Release:
         """``{module: (App, Module)}`` over every bundled application (reads every beam)."""
         return {m: (app, mod) for app in self.apps for m, mod in app.modules.items()}
 
+    def find_beam(self, module: str) -> object:
+        """The :class:`~._beam.Beam` of ``module`` in one of the applications, or ``None``.
+
+        Reads only the application that holds ``<module>.beam`` (by file name).
+        """
+        module = str(module)
+        for app in self.apps:
+            if module in app.module_names:
+                found = app.modules.get(module)
+                return None if found is None else found.beam
+        return None
+
+    def manifest(self) -> dict:
+        """The facts appup generation needs, as a small JSON-able dict (reads every beam).
+
+        :func:`release_from_manifest` turns it back into a :class:`ReleaseFacts` that the
+        generator (:mod:`._appup`) uses exactly like this release. A node can report it, so that
+        no copy of the release it runs is needed on the controller. What it holds: name, version,
+        ERTS version, layout; per application in ``.rel`` order its version, start type, whether
+        its code is bundled, its ``.app`` dependencies, its appup (term text) and per module the
+        code MD5 (``beam_lib:md5``), the MD5 of every chunk but ``CInf`` (``beam_lib:cmp``), the
+        behaviours, the imports of modules of the same application, the code_change exports, whether
+        it calls ``erlang:load_nif/2``, whether it is Elixir, and a supervisor's child specs; the MD5 of
+        every consolidated protocol (mix releases).
+        """
+        return _release_manifest(self)
+
     def __repr__(self) -> str:
         return f"Release({self.name!r}, {self.vsn!r}, layout={self.layout!r}, source={self.source!r})"
+
+
+def _release_manifest(release) -> dict:
+    consolidated = {}
+    for name in sorted(release.consolidated):
+        module = release.consolidated[name]
+        consolidated[name] = {"md5": module.md5, "chunks_md5": module.chunks_md5, "path": module.path}
+    return {
+        "format": MANIFEST_FORMAT,
+        "name": release.name,
+        "vsn": release.vsn,
+        "erts_vsn": release.erts_vsn,
+        "layout": release.layout,
+        "apps": [app.manifest() for app in release.apps],
+        "consolidated": consolidated,
+    }
 
 
 def read_release(source, name: str | None = None, vsn: str | None = None) -> Release:
@@ -511,3 +662,317 @@ def open_release(path: str | os.PathLike, name: str | None = None, vsn: str | No
     else:
         source = TarballSource(path, want=wanted_member)
     return read_release(source, name, vsn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts without beams: what a manifest holds
+# ---------------------------------------------------------------------------------------------
+
+_SUPERVISOR_BEHAVIOURS = frozenset(("supervisor", "Elixir.Supervisor"))
+_HEX_MD5 = re.compile(r"[0-9a-f]{32}\Z")
+
+
+class ModuleFacts:
+    """What appup generation needs to know about one module, without its beam.
+
+    The same attributes as :class:`Module`; ``data`` (the BEAM file) is ``None`` when unknown.
+    ``supervisor`` is a :class:`~._child_specs.SupervisorChildren` or its ``to_dict()``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        md5: str,
+        chunks_md5: str | None = None,
+        behaviours=(),
+        imports=(),
+        exports_code_change: bool = False,
+        exports_system_code_change: bool = False,
+        loads_nif: bool = False,
+        is_elixir: bool = False,
+        supervisor: object = None,
+        path: str | None = None,
+        data: bytes | None = None,
+    ) -> None:
+        self.name = name
+        self.md5 = md5
+        self.chunks_md5 = chunks_md5 if chunks_md5 is not None else md5
+        self.behaviours = list(behaviours)
+        self.imports = sorted(set(imports))
+        self.exports_code_change = exports_code_change
+        self.exports_system_code_change = exports_system_code_change
+        self.loads_nif = loads_nif
+        self.is_elixir = is_elixir
+        self._supervisor = supervisor
+        self.path = path
+        self.data = data
+
+    @property
+    def is_supervisor(self) -> bool:
+        return any(b in _SUPERVISOR_BEHAVIOURS for b in self.behaviours)
+
+    @property
+    def is_special_process(self) -> bool:
+        return is_special_process(self.behaviours, self.exports_code_change, self.exports_system_code_change)
+
+    @property
+    def supervisor_children(self) -> SupervisorChildren | None:
+        """The child specs, or ``None`` (not a supervisor, or not known)."""
+        if not self.is_supervisor or self._supervisor is None:
+            return None
+        if isinstance(self._supervisor, dict):
+            self._supervisor = SupervisorChildren.from_dict(self._supervisor)
+        return self._supervisor
+
+    def manifest(self, local: set | frozenset | None = None) -> dict:
+        return _module_manifest(self, local)
+
+    def __repr__(self) -> str:
+        return f"ModuleFacts({self.name!r}, {self.md5!r})"
+
+
+class AppFacts:
+    """One application of a :class:`ReleaseFacts` (the attributes of :class:`App` the generator uses)."""
+
+    def __init__(
+        self,
+        name: str,
+        vsn: str,
+        modules=(),
+        start_type: str = "permanent",
+        bundled: bool = True,
+        appup: object = None,
+        applications=(),
+        included_applications=None,
+        priv_so=(),
+    ) -> None:
+        self.name = name
+        self.vsn = vsn
+        if isinstance(modules, dict):
+            self.modules = dict(modules)
+        else:
+            self.modules = {m.name: m for m in modules}
+        self.start_type = start_type
+        self.bundled = bundled
+        self.appup = appup
+        self.applications = list(applications)
+        self.included_applications = None if included_applications is None else list(included_applications)
+        self.lib_dir = f"lib/{name}-{vsn}"
+        self.priv_so = [f"{self.lib_dir}/{p}" for p in priv_so]
+
+    @property
+    def module_names(self) -> list:
+        return sorted(self.modules)
+
+    @property
+    def loads_nif(self) -> bool:
+        return bool(self.priv_so) or any(m.loads_nif for m in self.modules.values())
+
+    def manifest(self) -> dict:
+        return _app_manifest(self)
+
+    def __repr__(self) -> str:
+        return f"AppFacts({self.name!r}, {self.vsn!r}, {len(self.modules)} modules)"
+
+
+class ReleaseFacts:
+    """A release known by its facts (from a manifest): what :class:`Release` offers the generator."""
+
+    def __init__(
+        self,
+        name: str,
+        vsn: str,
+        erts_vsn: str,
+        apps,
+        consolidated: dict | None = None,
+        layout: str = "relx",
+        source: str = "<release facts>",
+    ) -> None:
+        self.name = name
+        self.vsn = vsn
+        self.erts_vsn = erts_vsn
+        self.apps = list(apps)
+        self.consolidated = dict(consolidated or {})
+        self.layout = layout
+        self.source = source
+        self.warnings: list = []
+        self.missing_apps = [a.name for a in self.apps if not a.bundled]
+
+    def app(self, name: str) -> AppFacts:
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise KeyError(f"release {self.name} {self.vsn} has no application {name!r}")
+
+    @property
+    def app_versions(self) -> dict:
+        return {a.name: a.vsn for a in self.apps}
+
+    def modules(self) -> dict:
+        return {m: (app, mod) for app in self.apps for m, mod in app.modules.items()}
+
+    def manifest(self) -> dict:
+        return _release_manifest(self)
+
+    def __repr__(self) -> str:
+        return f"ReleaseFacts({self.name!r}, {self.vsn!r}, source={self.source!r})"
+
+
+class _Reader:
+    """Checks one manifest value at a time; every error names the source and the key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> ReleaseError:
+        return ReleaseError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    def dict_(self, value: object, where: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def str_(self, value: object, where: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def opt_str(self, data: dict, key: str, where: str, default: str | None = None) -> str | None:
+        if data.get(key) is None:
+            return default
+        return self.str_(data[key], f"{where}.{key}" if where else key)
+
+    def strs(self, data: dict, key: str, where: str) -> list:
+        value = data.get(key)
+        if value is None:
+            return []
+        path = f"{where}.{key}"
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(path, f"expected a list of strings, got {value!r}")
+        return value
+
+    def flag(self, data: dict, key: str, where: str) -> bool:
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", f"expected true or false, got {value!r}")
+        return value
+
+    def md5(self, data: dict, key: str, where: str, required: bool = True) -> str | None:
+        value = data.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not _HEX_MD5.match(value):
+            raise self.fail(f"{where}.{key}", f"expected an MD5 as 32 lowercase hex digits, got {value!r}")
+        return value
+
+    def module(self, name: str, data: object, where: str) -> ModuleFacts:
+        data = self.dict_(data, where)
+        unknown = set(data) - _MODULE_KEYS
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
+        supervisor = data.get("supervisor")
+        if supervisor is not None:
+            self.dict_(supervisor, f"{where}.supervisor")
+            try:
+                supervisor = SupervisorChildren.from_dict(supervisor)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise self.fail(f"{where}.supervisor", f"not a supervisor child list: {exc}") from None
+        return ModuleFacts(
+            name,
+            self.md5(data, "md5", where),
+            chunks_md5=self.md5(data, "chunks_md5", where, required=False),
+            behaviours=self.strs(data, "behaviours", where),
+            imports=self.strs(data, "imports", where),
+            exports_code_change=self.flag(data, "code_change", where),
+            exports_system_code_change=self.flag(data, "system_code_change", where),
+            loads_nif=self.flag(data, "loads_nif", where),
+            is_elixir=self.flag(data, "elixir", where),
+            supervisor=supervisor,
+            path=self.opt_str(data, "path", where),
+        )
+
+    def app(self, data: object, where: str) -> AppFacts:
+        data = self.dict_(data, where)
+        name = self.str_(data.get("name"), f"{where}.name")
+        where = f"{where} ({name})"
+        vsn = self.str_(data.get("vsn"), f"{where}.vsn")
+        start_type = self.opt_str(data, "start_type", where, "permanent")
+        if start_type not in START_TYPES:
+            raise self.fail(f"{where}.start_type", f"{start_type!r} is not one of {', '.join(START_TYPES)}")
+        modules = self.dict_(data.get("modules", {}), f"{where}.modules")
+        facts = [self.module(m, modules[m], f"{where}.modules.{m}") for m in sorted(modules)]
+        appup = None
+        if data.get("appup") is not None:
+            text_ = self.str_(data["appup"], f"{where}.appup")
+            try:
+                appup = parse_one(text_, f"{self.source}: {where}.appup")
+            except TermSyntaxError as exc:
+                raise ReleaseError(str(exc)) from None
+        included = data.get("included_applications")
+        bundled = data.get("bundled", True)
+        if not isinstance(bundled, bool):
+            raise self.fail(f"{where}.bundled", f"expected true or false, got {bundled!r}")
+        return AppFacts(
+            name,
+            vsn,
+            facts,
+            start_type=start_type,
+            bundled=bundled,
+            appup=appup,
+            applications=self.strs(data, "applications", where),
+            included_applications=None if included is None else self.strs(data, "included_applications", where),
+            priv_so=self.strs(data, "priv_so", where),
+        )
+
+
+_MODULE_KEYS = frozenset(
+    ("md5", "chunks_md5", "behaviours", "imports", "code_change", "system_code_change", "loads_nif", "elixir",
+     "supervisor", "path")
+)
+
+
+def release_from_manifest(data: object, source: str = "<manifest>") -> ReleaseFacts:
+    """The :class:`ReleaseFacts` of a manifest (:meth:`Release.manifest`): a dict, or its JSON text.
+
+    Bad input raises :class:`ReleaseError` naming ``source`` and the key path.
+    """
+    reader = _Reader(source)
+    if isinstance(data, (bytes, str)):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise reader.fail("", f"not JSON: {exc}") from None
+    data = reader.dict_(data, "")
+    if data.get("format") != MANIFEST_FORMAT:
+        raise reader.fail("format", f"expected {MANIFEST_FORMAT!r}, got {data.get('format')!r}")
+    name = reader.str_(data.get("name"), "name")
+    vsn = reader.str_(data.get("vsn"), "vsn")
+    erts_vsn = reader.str_(data.get("erts_vsn"), "erts_vsn")
+    layout = reader.opt_str(data, "layout", "", "relx")
+    apps_data = data.get("apps")
+    if not isinstance(apps_data, list):
+        raise reader.fail("apps", f"expected a list, got {type(apps_data).__name__}")
+    apps = [reader.app(item, f"apps[{i}]") for i, item in enumerate(apps_data)]
+    seen: dict = {}
+    for app in apps:
+        if app.name in seen:
+            raise reader.fail("apps", f"application {app.name} is listed twice")
+        seen[app.name] = app
+    owner: dict = {}
+    for app in apps:
+        for module in app.modules:
+            if module in owner:
+                raise reader.fail("apps", f"duplicated module {module} in applications {owner[module]} and {app.name}")
+            owner[module] = app.name
+    consolidated_data = reader.dict_(data.get("consolidated", {}), "consolidated")
+    consolidated = {}
+    for module in sorted(consolidated_data):
+        where = f"consolidated.{module}"
+        entry = reader.dict_(consolidated_data[module], where)
+        consolidated[module] = ModuleFacts(
+            module,
+            reader.md5(entry, "md5", where),
+            chunks_md5=reader.md5(entry, "chunks_md5", where, required=False),
+            path=reader.opt_str(entry, "path", where, f"releases/{vsn}/consolidated/{module}.beam"),
+        )
+    return ReleaseFacts(name, vsn, erts_vsn, apps, consolidated, layout=layout, source=source)
