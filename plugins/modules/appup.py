@@ -122,7 +122,7 @@ attributes:
     platforms: posix
 notes:
   - Generate once per release pair, not once per host. Use O(previous) with the manifests of all
-    the versions found in the fleet, and C(run_once: true).
+    the versions found in the fleet, and C(run_once=true).
   - Files are written the way Erlang writes them (C(io:format("~tp.~n"))), through a temporary file
     and an atomic rename.
 seealso:
@@ -131,7 +131,7 @@ seealso:
     description: What each appup instruction does.
     link: https://www.erlang.org/doc/system/appup_cookbook.html
 author:
-  - erlang.otp contributors
+  - erlang.otp contributors (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -187,9 +187,8 @@ def _handmade() -> List[Tuple[str, List[ReleaseFacts], ReleaseFacts]]:
     cases = []
     # reference 5.6: root depends on dep_1..dep_8 (systools alone would pick an atom-table order)
     old = ReleaseFacts("r", "1", _erts(), [AppFacts("fan", "1", [_mod("root", "1")] + [_mod(d, "1") for d in fan])])
-    new = ReleaseFacts("r", "2", _erts(), [AppFacts("fan", "2", [_mod("root", "2", fan, behaviours=["gen_server"],
-                                                                       exports_code_change=True)]
-                                                    + [_mod(d, "2") for d in fan])])
+    root = _mod("root", "2", fan, behaviours=["gen_server"], exports_code_change=True)
+    new = ReleaseFacts("r", "2", _erts(), [AppFacts("fan", "2", [root] + [_mod(d, "2") for d in fan])])
     cases.append(("fan-out", [old], new))
     # cycles: x <-> y, z -> x, plus a 3-cycle with a tail, and a deleted module with callers
     old = ReleaseFacts("r", "1", _erts(), [AppFacts("cyc", "1", [
