@@ -114,7 +114,7 @@ attributes:
     support: full
   check_mode:
     support: full
-    details: Nothing is written; RV(changed) says whether a file would change.
+    details: Nothing is written; C(changed) says whether a file would change.
   diff_mode:
     support: full
     details: Shows the text of each appup file before and after.
