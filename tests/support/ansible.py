@@ -87,9 +87,11 @@ def adhoc(module: str, args: dict, *, check: bool = False, diff: bool = False, c
 
 
 def playbook(path: Path, inventory: Optional[Path] = None, *, extra_vars: Optional[dict] = None, check: bool = False,
-             diff: bool = False, timeout: float = 600, env: Optional[Dict[str, str]] = None) -> Run:
+             diff: bool = False, verbosity: int = 0, timeout: float = 600, env: Optional[Dict[str, str]] = None) -> Run:
     """Run ``ansible-playbook`` on ``path``; the caller asserts on :class:`Run`."""
     argv = [str(BIN / "ansible-playbook"), str(path)]
+    if verbosity:
+        argv.append("-" + "v" * verbosity)
     if inventory is not None:
         argv += ["-i", str(inventory)]
     if extra_vars:

@@ -33,8 +33,8 @@ class CallbackModule(CallbackBase):
         if not isinstance(data, dict):
             data = result._result
         data = dict(data)
-        if status == "failed":  # ansible-core 2.19+ keeps failure out of the result dict
-            data["failed"] = True
+        if status in ("failed", "unreachable"):  # ansible-core 2.19+ keeps these out of the result dict
+            data[status] = True
         self.events.append(
             {"host": result._host.get_name(), "task": result._task.get_name(), "status": status, "result": data}
         )
