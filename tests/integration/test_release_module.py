@@ -29,6 +29,7 @@ from tests.support.fleet import Fleet
 
 pytestmark = pytest.mark.fleet
 
+
 class Runner:
     """Runs erlang.otp.release tasks on one host of a fleet; keeps every output for the cookie check."""
 

@@ -133,8 +133,13 @@ def _cached(key: str, filename: str, make: Callable[[Path], Path]) -> Path:
         staging = Path(tmp) / "result"
         staging.mkdir()
         shutil.copy2(built, staging / filename)
-        shutil.rmtree(final.parent, ignore_errors=True)
-        staging.rename(final.parent)
+        if final.parent.exists() and not final.is_file():
+            shutil.rmtree(final.parent, ignore_errors=True)  # a leftover without the package
+        try:
+            staging.rename(final.parent)
+        except OSError:
+            if not final.is_file():  # another pytest worker may have finished the same package first
+                raise
     return final
 
 
