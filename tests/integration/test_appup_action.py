@@ -162,3 +162,14 @@ def test_changed_code_without_a_version_bump_is_refused(shop, tmp_path):
     assert result["failed"] is True
     assert "shop_price" in result["msg"] and "0.1.0" in result["msg"]
     assert not (tmp_path / "appups").exists()
+
+
+def test_purge_options_reach_the_instructions(shop, tmp_path):
+    result = run(shop, tmp_path, purge={"post": "soft_purge", "modules": {"shop_cart": {"pre": "soft_purge"}}})
+    up = result["applications"]["shop"]["up"]["0.1.0"]
+    (cart,) = [i for i in up if i.startswith("{update,shop_cart,")]
+    assert ",soft_purge,soft_purge," in cart  # its own pre, the default post
+    (price,) = [i for i in up if i.startswith("{load_module,shop_price,")]
+    assert ",brutal_purge,soft_purge," in price
+    bad = run(shop, tmp_path / "bad", purge={"modules": {"shop_cart": {"pre": "gentle"}}})
+    assert bad["failed"] is True and "purge.modules.shop_cart.pre" in bad["msg"] and "gentle" in bad["msg"]
