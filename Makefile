@@ -30,6 +30,9 @@ APT_PACKAGES := erlang-nox erlang-dev rebar3 elixir openssh-server shellcheck gi
 PYTEST := $(BIN)/python -m pytest
 # Unit and differential tests run in parallel; tests/integration starts real nodes and runs serially.
 PYTEST_PARALLEL ?= -n auto
+# Integration tests wait on nodes and sshd more than they compute: two workers, one test file each
+# (module-scoped fleets stay in one worker). Every fleet has its own ports and epmd.
+INTEGRATION_PARALLEL ?= -n 2 --dist loadfile
 
 # Tools from .venv come first (ansible-test, ansible-lint and ansible-galaxy call each other).
 export PATH := $(BIN):$(PATH)
@@ -192,7 +195,7 @@ erlang: setup-venv setup-apt
 	@$(call run_pytest,$(PYTEST_PARALLEL) tests/erlang)
 
 integration: setup-venv setup-apt
-	@$(call run_pytest,tests/integration)
+	@$(call run_pytest,$(INTEGRATION_PARALLEL) tests/integration)
 
 # $(1) = destination. Copies the tracked and untracked-but-not-ignored files (what a commit would
 # hold), so ansible-test sees neither venvs nor build output.
