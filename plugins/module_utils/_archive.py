@@ -40,6 +40,8 @@ import zlib
 __all__ = ["ArchiveError", "DirectorySource", "TarballSource", "extract", "normalise", "validate_members"]
 
 _MAX_LINK_DEPTH = 40  # like the kernel's ELOOP limit
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class ArchiveError(ValueError):
@@ -314,30 +316,54 @@ class TarballSource:
 class DirectorySource:
     """An unpacked release root. Symbolic links are followed only while they stay inside it:
     ``read``/``exists``/``isdir`` of a name that resolves outside raise :class:`ArchiveError`;
-    ``names()`` leaves such links out (listed in :attr:`escaping`)."""
+    ``names()`` leaves such links out (listed in :attr:`escaping`).
+
+    The tree is assumed not to change while it is read: ``names()`` and the real path of each
+    directory are computed once; the last component of a name is checked on every access.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
         if not os.path.isdir(self.path):
             raise ArchiveError(f"{self.path}: not a directory")
         self._real_root = os.path.realpath(self.path)
+        self._prefix = os.path.join(self.path, "")  # the root with a trailing separator
         self._names: list | None = None
         self.escaping: list = []
+        self._real_dirs: dict = {"": self._real_root}  # relative directory name -> its real path
 
     def _inside(self, real: str) -> bool:
         return real == self._real_root or real.startswith(self._real_root.rstrip("/") + "/")
 
-    def _full(self, name: str) -> str:
+    def _full(self, name: str, check_last: bool = True) -> str:
+        """The path of ``name`` under the root, refused when it resolves outside the root.
+
+        The directory part is resolved once per directory (:attr:`_real_dirs`); the last component
+        needs a ``realpath`` only when it is itself a symbolic link (``check_last=False``: the
+        caller opens it with ``O_NOFOLLOW`` and checks the link only if that fails).
+        """
         key = normalise(name)
         why = _unsafe_name(key)
         if why:
             raise ArchiveError(f"{self.path}: refusing name {name!r}: {why}")
-        full = os.path.join(self.path, *key.split("/")) if key else self.path
-        if not self._inside(os.path.realpath(full)):
-            raise ArchiveError(
-                f"{self.source_name(key)}: refusing to follow a symbolic link that leaves {self.path}"
-            )
+        if not key:
+            return self.path
+        parent = key.rpartition("/")[0]
+        full = self._prefix + key  # os.path.join(root, *parts): the parts are neither empty nor absolute
+        real_parent = self._real_dirs.get(parent)
+        if real_parent is None:
+            real_parent = os.path.realpath(self._prefix + parent)
+            self._real_dirs[parent] = real_parent
+        # Neither '.' nor '..' can be the last component of a normalised, safe name, so when it
+        # is not a symbolic link the name's real path is real_parent/<last component>.
+        if not self._inside(real_parent) or (
+            check_last and os.path.islink(full) and not self._inside(os.path.realpath(full))
+        ):
+            raise self._escape_error(key)
         return full
+
+    def _escape_error(self, key: str) -> ArchiveError:
+        return ArchiveError(f"{self.source_name(key)}: refusing to follow a symbolic link that leaves {self.path}")
 
     def names(self) -> list:
         if self._names is None:
@@ -376,16 +402,29 @@ class DirectorySource:
         return os.path.isdir(self._full(prefix))
 
     def read(self, name: str) -> bytes:
-        full = self._full(name)
+        full = self._full(name, check_last=not _O_NOFOLLOW)
+        fd = None
+        if _O_NOFOLLOW:
+            # Most names are plain files: open without following a symbolic link as the last
+            # component, and check the link (as _full does) only when that open fails.
+            try:
+                fd = os.open(full, _O_READ | _O_NOFOLLOW)
+            except OSError:
+                if os.path.islink(full) and not self._inside(os.path.realpath(full)):
+                    raise self._escape_error(normalise(name)) from None
         try:
-            with open(full, "rb") as handle:
+            if fd is None:
+                fd = os.open(full, _O_READ)
+            with open(fd, "rb", buffering=0) as handle:  # unbuffered: one read into one buffer
                 return handle.read()
         except OSError as exc:
             raise ArchiveError(f"{full}: cannot read: {exc.strerror or exc}") from None
 
     def source_name(self, name: str) -> str:
         key = normalise(name)
-        return os.path.join(self.path, *key.split("/")) if key else self.path
+        if not key:
+            return self.path
+        return os.path.join(self.path, *key.split("/")) if key.startswith("/") else self._prefix + key
 
     def __repr__(self) -> str:
         return f"DirectorySource({self.path!r})"

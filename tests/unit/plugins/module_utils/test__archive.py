@@ -244,6 +244,63 @@ def test_directory_source_follows_only_inner_links(tmp_path: Path) -> None:
     assert src.source_name("lib/a-1") == str(root / "lib" / "a-1")
 
 
+def test_directory_source_refuses_every_way_out(tmp_path: Path) -> None:
+    """Each read resolves its directory once and checks the file itself: a symbolically linked
+    file or directory that leaves the root is refused wherever it sits, also next to files
+    already read from the same directory, through a chain of inner links, and when the root
+    itself is reached through a link; inner links (relative or absolute) keep working."""
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "secret").write_bytes(b"s")
+    (outside / "sub" / "x.beam").write_bytes(b"x")
+    real = tmp_path / "real"
+    ebin = real / "lib" / "a-1" / "ebin"
+    ebin.mkdir(parents=True)
+    (ebin / "a.beam").write_bytes(b"a")
+    (ebin / "evil.beam").symlink_to("../../../../outside/secret")  # file, relative, leaves
+    (ebin / "abs.beam").symlink_to(outside / "secret")  # file, absolute, leaves
+    (ebin / "same.beam").symlink_to(ebin / "a.beam")  # file, absolute, stays inside
+    (ebin / "up").symlink_to("../../..")  # the root itself: allowed
+    (ebin / "out").symlink_to("../../../..")  # the root's parent
+    (ebin / "dangling.beam").symlink_to("nowhere.beam")
+    (real / "lib" / "b-1").symlink_to("../../outside/sub")  # directory, leaves
+    (real / "lib" / "hop").symlink_to("a-1/ebin/out")  # an inner link to a link that leaves
+    (real / "lib" / "c-1").symlink_to("a-1")  # directory, stays inside
+    (tmp_path / "root").symlink_to(real)
+    for root in (real, tmp_path / "root"):
+        src = DirectorySource(root)
+        assert src.read("lib/a-1/ebin/a.beam") == b"a"  # its directory is now resolved
+        for name in (
+            "lib/a-1/ebin/evil.beam",
+            "lib/a-1/ebin/abs.beam",
+            "lib/b-1/x.beam",
+            "lib/hop/outside/secret",
+            "lib/a-1/ebin/out/outside/secret",
+            "lib/c-1/ebin/evil.beam",
+        ):
+            for call in (src.read, src.exists):
+                with pytest.raises(ArchiveError, match="leaves"):
+                    call(name)
+        for name in ("lib/b-1", "lib/hop", "lib/a-1/ebin/out"):
+            with pytest.raises(ArchiveError, match="leaves"):
+                src.isdir(name)
+        assert src.read("lib/a-1/ebin/same.beam") == b"a"
+        assert src.read("lib/c-1/ebin/a.beam") == b"a"
+        assert src.read("lib/a-1/ebin/up/lib/a-1/ebin/a.beam") == b"a"
+        assert src.isdir("lib/a-1/ebin/up") and src.isdir("lib/c-1")
+        with pytest.raises(ArchiveError, match="cannot read"):
+            src.read("lib/a-1/ebin/dangling.beam")
+        with pytest.raises(ArchiveError, match="cannot read"):
+            src.read("lib/a-1/ebin/missing.beam")
+        with pytest.raises(ArchiveError, match="cannot read"):
+            src.read("lib/a-1/ebin")  # a directory
+        assert not src.exists("lib/a-1/ebin/dangling.beam")
+        assert "lib/a-1/ebin/a.beam" in src.names() and "lib/a-1/ebin/same.beam" in src.names()
+        assert not any(n.startswith(("lib/b-1/", "lib/hop/")) or "evil" in n or "abs" in n for n in src.names())
+        leaving = {f"lib/{d}/ebin/{f}" for d in ("a-1", "c-1") for f in ("abs.beam", "evil.beam", "out")}
+        assert sorted(src.escaping) == sorted(leaving | {"lib/b-1", "lib/hop"})
+
+
 def test_normalise() -> None:
     assert normalise("./a//b/./c/") == "a/b/c"
     assert normalise("./") == "" and normalise(".") == ""
