@@ -15,7 +15,8 @@ Both offer ``name``, ``vsn``, ``apps`` (``.rel`` order; each with ``name``, ``vs
 
 Rules (issue 3; reference ``appup-relup-generation.md`` sections 5.6 and 7):
 
-* **Diff** (:func:`diff_app`): by code MD5; equal code with other chunks different is
+* **Diff** (:func:`diff_app`): identical files are unchanged (compared first, so that they are
+  never parsed); otherwise by code MD5; equal code with other chunks different is
   ``debug_only`` (reported, not upgraded).
 * **Classification** (:func:`classify_change`), from the old *and* the new beam: a supervisor
   (behaviour ``supervisor`` or ``Elixir.Supervisor``) gets ``{update, M, supervisor}``; a special
@@ -239,11 +240,11 @@ class AppDiff:
         self.debug_only = []
         for name in sorted(set(old) & set(new)):
             before, after = old[name], new[name]
-            if before.md5 != after.md5:
+            if before.data is not None and before.data == after.data:
+                continue  # the same file: unchanged, without parsing or hashing it
+            if not _same(before, after, "same_code", "md5"):
                 self.changed.append(name)
-            elif before.data is not None and before.data == after.data:
-                continue  # the same file: no need to hash it again
-            elif before.chunks_md5 != after.chunks_md5:
+            elif not _same(before, after, "same_chunks", "chunks_md5"):
                 self.debug_only.append(name)
 
     @property
@@ -258,6 +259,15 @@ class AppDiff:
 
     def __repr__(self) -> str:
         return f"AppDiff({self.app!r}, {self.old_vsn!r} -> {self.new_vsn!r}: {self.describe()})"
+
+
+def _same(before, after, method: str, attribute: str) -> bool:
+    """Module facts compare with their own ``same_code``/``same_chunks`` (a release's modules then
+    compare their bytes, no hashing), else by the MD5 attribute."""
+    compare = getattr(before, method, None)
+    if compare is not None:
+        return compare(after)
+    return getattr(before, attribute) == getattr(after, attribute)
 
 
 def diff_app(old_app, new_app) -> AppDiff:

@@ -20,8 +20,14 @@ Layouts understood (both put the release in ``releases/<vsn>/<name>.rel``):
 
 Errors are :class:`ReleaseError` naming the file; a term file that ``file:consult/1`` would refuse
 raises :class:`~._term_text.TermSyntaxError` (file and line); an unreadable module raises
-:class:`~._beam.BeamError`. Problems that do not stop OTP from using the release are collected
-in :attr:`Release.warnings`.
+:class:`~._beam.BeamError` when its application's modules are read (a bad atom table past the
+module name only when the module is parsed: see :class:`Module`). Problems that do not stop OTP
+from using the release are collected in :attr:`Release.warnings`.
+
+Cost: each ``.beam`` is read once, when its application's ``modules`` are first asked for, and
+only split into chunks there; it is parsed when a fact needs it. Modules compare by bytes
+(:meth:`Module.same_code`, :meth:`Module.same_chunks`), so that the unchanged and debug-only
+modules of an upgrade are never parsed or hashed.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ import hashlib
 import json
 import os
 import re
+import struct
 
 from ansible_collections.erlang.otp.plugins.module_utils._archive import DirectorySource, TarballSource
-from ansible_collections.erlang.otp.plugins.module_utils._beam import read_beam
+from ansible_collections.erlang.otp.plugins.module_utils._beam import MANDATORY_CHUNKS, MD5_CHUNKS, read_beam
+from ansible_collections.erlang.otp.plugins.module_utils._beam import _zero_old_uniq as zero_old_uniq
 from ansible_collections.erlang.otp.plugins.module_utils._child_specs import SupervisorChildren, supervisor_children
 from ansible_collections.erlang.otp.plugins.module_utils._term_text import TermSyntaxError, format_term, parse_one
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, text
@@ -106,10 +114,29 @@ def wanted_member(name: str) -> bool:
 
 
 class Module:
-    """Facts about one compiled module, read from its ``.beam`` (``beam_lib`` semantics)."""
+    """Facts about one compiled module, read from its ``.beam`` (``beam_lib`` semantics).
 
-    def __init__(self, beam, path: str, source_name: str, resolve=None) -> None:
-        self.beam = beam
+    Give either the parsed ``beam`` or the file's bytes (``data``). From bytes, only the container
+    is split and the module name read (what :func:`._beam.read_beam` refuses is refused here too,
+    with its error, but for atoms after the first): the beam is parsed on first use
+    (:attr:`beam`). Comparing two modules (:meth:`same_code`, :meth:`same_chunks`, equal
+    :attr:`data`) parses neither.
+    """
+
+    def __init__(self, beam, path: str, source_name: str, resolve=None, data: bytes | None = None) -> None:
+        self._beam = beam
+        self._file = None  # the file's bytes, when the container was only split (_quick_look)
+        self._table: dict | None = None  # then: chunk id (bytes) -> (start, size) of its first chunk
+        self._name: str | None = None
+        if beam is None:
+            if data is None:
+                raise TypeError("Module needs a parsed beam or the bytes of its file")
+            look = _quick_look(data)
+            if look is None:  # read_beam says what is wrong, or reads what the quick look could not
+                self._beam = read_beam(data, source_name)
+            else:
+                self._file = data
+                self._name, self._table = look
         self.path = path  # relative name inside the release root
         self.source_name = source_name
         #: ``resolve(module) -> Beam | None``: the beams of the release, for a supervisor whose
@@ -117,13 +144,27 @@ class Module:
         self.resolve = resolve
 
     @property
+    def beam(self):
+        """The parsed :class:`~._beam.Beam` (parsed on first use; a bad file raises ``BeamError`` then)."""
+        if self._beam is None:
+            self._beam = read_beam(self._file, self.source_name)
+        return self._beam
+
+    @property
     def name(self) -> str:
-        return str(self.beam.module)
+        if self._name is None:
+            self._name = str(self.beam.module)
+        return self._name
 
     @property
     def md5(self) -> str:
         """``beam_lib:md5/1`` as lowercase hex."""
-        return self.beam.md5_hex
+        if self._beam is not None:
+            return self._beam.md5_hex
+        cached = getattr(self, "_md5", None)
+        if cached is None:
+            cached = self._md5 = hashlib.md5(self._md5_input()).hexdigest()  # OTP's module checksum
+        return cached
 
     @property
     def behaviours(self) -> list:
@@ -174,18 +215,42 @@ class Module:
         """
         cached = getattr(self, "_chunks_md5", None)
         if cached is None:
-            data = self.beam.data
             digest = hashlib.md5()  # a change detector, not a security use
-            pos = start = 12  # after FOR1, the container size (which CInf changes) and BEAM
-            while pos + 8 <= len(data):
-                end = pos + 8 + ((int.from_bytes(data[pos + 4 : pos + 8], "big") + 3) & ~3)
-                if data[pos : pos + 4] == b"CInf":
-                    digest.update(data[start:pos])
-                    start = end
-                pos = end
-            digest.update(data[start:])
+            for part in _without_cinf(self.data):
+                digest.update(part)
             cached = self._chunks_md5 = digest.hexdigest()
         return cached
+
+    def same_code(self, other: object) -> bool:
+        """``other`` (module facts) has the same :attr:`md5`. Between two :class:`Module`, the
+        bytes that MD5 would hash are compared instead: nothing is hashed or parsed."""
+        if not isinstance(other, Module):
+            return self.md5 == other.md5
+        return self._md5_input() == other._md5_input()
+
+    def same_chunks(self, other: object) -> bool:
+        """``other`` (module facts) has the same :attr:`chunks_md5`; bytes compared as in :meth:`same_code`."""
+        if not isinstance(other, Module):
+            return self.chunks_md5 == other.chunks_md5
+        return b"".join(_without_cinf(self.data)) == b"".join(_without_cinf(other.data))
+
+    def _md5_input(self) -> bytes:
+        """What ``beam_lib:md5/1`` hashes (see :attr:`._beam.Beam.md5`)."""
+        if self._table is None:
+            chunk = self.beam.chunk
+        else:
+            data, table = self._file, self._table
+
+            def chunk(chunk_id: str) -> bytes | None:
+                where = table.get(chunk_id.encode("latin-1"))
+                return None if where is None else data[where[0] : where[0] + where[1]]
+
+        parts = []
+        for chunk_id in MD5_CHUNKS:
+            part = chunk(chunk_id)
+            if part is not None:
+                parts.append(zero_old_uniq(part) if chunk_id == "FunT" and len(part) >= 28 else part)
+        return b"".join(parts)
 
     @property
     def supervisor_children(self) -> SupervisorChildren | None:
@@ -199,7 +264,7 @@ class Module:
     @property
     def data(self) -> bytes:
         """The module's BEAM file (inflated when it was gzip-compressed)."""
-        return self.beam.data
+        return self._file if self._file is not None else self.beam.data
 
     def manifest(self, local: set | frozenset | None = None) -> dict:
         """The facts appup generation needs, JSON-able (see :func:`release_from_manifest`).
@@ -243,10 +308,77 @@ def _module_manifest(module, local) -> dict:
     return entry
 
 
+_CHUNK_HEADER = struct.Struct(">4sI")
+_NEEDED_CHUNKS = frozenset(c.encode("ascii") for c in MANDATORY_CHUNKS)
+
+
+def _quick_look(data: bytes) -> tuple | None:
+    """``(module name, {chunk id: (start, size)})`` of a BEAM file, without parsing it: the
+    container is split and the first atom of the atom table read. ``None`` when this cannot tell
+    (gzip-compressed, malformed, an OTP 28 atom table): then :func:`._beam.read_beam` must say.
+
+    It checks what ``read_beam`` checks of the container (header, chunk sizes, an atom table and
+    the mandatory chunks), so that a broken file is still refused when the release is read; only
+    the atoms after the first are checked later, when the module is parsed. As in ``beam_lib``,
+    the first chunk of an id counts.
+    """
+    total = len(data)
+    if total < 12 or data[:4] != b"FOR1" or data[8:12] != b"BEAM":
+        return None
+    unpack = _CHUNK_HEADER.unpack_from
+    table: dict = {}
+    pos = 12
+    while pos < total:
+        if pos + 8 > total:
+            return None
+        chunk_id, size = unpack(data, pos)
+        start = pos + 8
+        if start + size > total:
+            return None
+        if chunk_id not in table:
+            table[chunk_id] = (start, size)
+        pos = start + ((size + 3) & ~3)
+    if not _NEEDED_CHUNKS.issubset(table):
+        return None
+    encoding = "utf-8"
+    where = table.get(b"AtU8")
+    if where is None:
+        encoding, where = "latin-1", table.get(b"Atom")
+        if where is None:
+            return None
+    start, size = where
+    # A classic table: a positive 32-bit count, then each atom as a length byte and its bytes.
+    if size < 5 or data[start] & 0x80 or data[start : start + 4] == b"\0\0\0\0":
+        return None
+    stop = start + 5 + data[start + 4]
+    if stop > start + size:
+        return None
+    try:
+        return data[start + 5 : stop].decode(encoding), table
+    except UnicodeDecodeError:
+        return None
+
+
+def _without_cinf(data: bytes) -> list:
+    """The parts of a BEAM file that ``beam_lib:cmp/2`` compares: all after the header but the
+    ``CInf`` chunks (the container size, which CInf changes, is left out too)."""
+    parts = []
+    pos = start = 12
+    while pos + 8 <= len(data):
+        end = pos + 8 + ((int.from_bytes(data[pos + 4 : pos + 8], "big") + 3) & ~3)
+        if data[pos : pos + 4] == b"CInf":
+            parts.append(data[start:pos])
+            start = end
+        pos = end
+    parts.append(data[start:])
+    return parts
+
+
 def _read_modules(source, paths: list, warnings: list, resolve=None) -> dict:
+    """``{name: Module}`` of the BEAM files ``paths``; each file is read now, parsed on first use."""
     modules: dict = {}
     for path in paths:
-        module = Module(read_beam(source.read(path), source.source_name(path)), path, source.source_name(path), resolve)
+        module = Module(None, path, source.source_name(path), resolve, data=source.read(path))
         stem = path.rsplit("/", 1)[-1][: -len(".beam")]
         if module.name != stem:
             warnings.append(f"{module.source_name}: the file holds module {module.name!r}, not {stem!r}")
@@ -281,7 +413,7 @@ class App:
             return
         prefix = f"{self.lib_dir}/ebin/"
         priv = f"{self.lib_dir}/priv/"
-        for entry in release._names:
+        for entry in release._lib_names.get("/".join(self.lib_dir.split("/", 2)[:2]), ()):
             if entry.startswith(prefix) and entry.endswith(".beam") and "/" not in entry[len(prefix):]:
                 self.beam_files.append(entry)
             elif entry.startswith(priv) and entry.endswith(".so"):
@@ -414,6 +546,18 @@ def _rel_files(names: list) -> list:
     return sorted(found)
 
 
+def _by_lib_dir(names: list) -> dict:
+    """``{"lib/<dir>": [names below it, in order]}``, so that each application looks only at its
+    own (a version holding a ``/`` finds its names under the first component)."""
+    index: dict = {}
+    for entry in names:
+        if entry.startswith("lib/"):
+            cut = entry.find("/", 4)
+            if cut > 4:
+                index.setdefault(entry[:cut], []).append(entry)
+    return index
+
+
 def _describe(candidates: list) -> str:
     return ", ".join(f"{n} {v}" for v, n in candidates) or "none"
 
@@ -437,6 +581,7 @@ class Release:
         )
         erts_bin = f"erts-{self.erts_vsn}/bin/"
         self.erts_bundled = any(n.startswith(erts_bin) for n in self._names)
+        self._lib_names = _by_lib_dir(self._names)
         self.apps = [App(self, *entry) for entry in entries]
         self.missing_apps = [a.name for a in self.apps if not a.bundled]
         bundled = {a.name for a in self.apps if a.bundled}
@@ -723,6 +868,12 @@ class ModuleFacts:
         if isinstance(self._supervisor, dict):
             self._supervisor = SupervisorChildren.from_dict(self._supervisor)
         return self._supervisor
+
+    def same_code(self, other: object) -> bool:
+        return self.md5 == other.md5
+
+    def same_chunks(self, other: object) -> bool:
+        return self.chunks_md5 == other.chunks_md5
 
     def manifest(self, local: set | frozenset | None = None) -> dict:
         return _module_manifest(self, local)

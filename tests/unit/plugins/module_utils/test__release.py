@@ -1,17 +1,24 @@
 # Copyright (c) erlang.otp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The release model on small synthetic releases (no beams: those are covered by the integration
-tests on real release tarballs)."""
+"""The release model on small synthetic releases (beams built here are minimal containers; real
+ones are covered by the integration tests on release tarballs)."""
 from __future__ import annotations
 
+import gzip
+import struct
 import tarfile
 from pathlib import Path
 
 import pytest
+from ansible_collections.erlang.otp.plugins.module_utils._appup import diff_app
 from ansible_collections.erlang.otp.plugins.module_utils._archive import DirectorySource, TarballSource
+from ansible_collections.erlang.otp.plugins.module_utils._beam import BeamError, read_beam
 from ansible_collections.erlang.otp.plugins.module_utils._release import (
+    Module,
+    ModuleFacts,
     ReleaseError,
+    _quick_look,
     open_release,
     read_release,
     wanted_member,
@@ -306,3 +313,146 @@ def test_wanted_member() -> None:
     assert not wanted_member("lib/shop-1/priv/x.so")
     assert not wanted_member("lib/shop-1/ebin/sub/x.beam")
     assert not wanted_member("erts-13.1.5/bin/beam.smp")
+
+
+# --- modules: read when the application's modules are asked for, parsed on first use ---------
+
+
+def beam_file(module: str, *, code: bytes = b"\0" * 24, strt: bytes = b"", cinf: bytes = b"",
+              atom_chunk: str = "AtU8", atoms: bytes | None = None, extra: list = ()) -> bytes:
+    """A minimal BEAM container holding ``module`` (what read_beam needs, plus a CInf chunk)."""
+    if atoms is None:
+        raw = module.encode("utf-8" if atom_chunk == "AtU8" else "latin-1")
+        atoms = struct.pack(">i", 1) + bytes([len(raw)]) + raw
+    chunks = [(atom_chunk, atoms), ("Code", code), ("StrT", strt), ("ImpT", b"\0\0\0\0"),
+              ("ExpT", b"\0\0\0\0"), ("CInf", cinf), *extra]
+    body = b"".join(c.encode() + struct.pack(">I", len(d)) + d + b"\0" * (-len(d) % 4) for c, d in chunks)
+    return b"FOR1" + struct.pack(">I", len(body) + 4) + b"BEAM" + body
+
+
+GOOD = beam_file("demo")
+QUICK_LOOK_CASES = {
+    "AtU8": beam_file("démo_ü"),
+    "Atom (latin-1)": beam_file("dém", atom_chunk="Atom"),
+    "AtU8 wins over Atom": beam_file("demo", extra=[("Atom", struct.pack(">i", 1) + b"\x05other")]),
+    "first AtU8 counts": beam_file("demo", extra=[("AtU8", struct.pack(">i", 1) + b"\x05other")]),
+    "OTP 28 compact atom table": beam_file("x", atoms=struct.pack(">i", -1) + bytes([4 << 4]) + b"demo"),
+    "gzip-compressed": gzip.compress(GOOD, mtime=0),
+    "empty file": b"",
+    "not a beam": b"FOR1\0\0\0\4ELF!" + GOOD[12:],
+    "truncated chunk": GOOD[:-3],
+    "truncated chunk header": GOOD + b"Li",
+    "no atom table": GOOD.replace(b"AtU8", b"XtU8"),
+    "no Code chunk": GOOD.replace(b"Code", b"Cxde"),
+    "empty atom table": beam_file("x", atoms=struct.pack(">i", 0)),
+    "first atom past the chunk": beam_file("x", atoms=struct.pack(">i", 1) + b"\x09demo"),
+    "first atom not UTF-8": beam_file("x", atoms=struct.pack(">i", 1) + b"\x02\xff\xfe"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(QUICK_LOOK_CASES))
+def test_quick_module_name_agrees_with_read_beam(case: str) -> None:
+    """The quick look names the module exactly when it can, and leaves every doubt to read_beam."""
+    data = QUICK_LOOK_CASES[case]
+    try:
+        expected = str(read_beam(data, case).module)
+    except BeamError:
+        expected = None
+    look = _quick_look(data)
+    name = None if look is None else look[0]
+    assert name is None or name == expected
+    if case in ("AtU8", "Atom (latin-1)", "AtU8 wins over Atom", "first AtU8 counts"):
+        assert name == expected and name is not None
+
+
+def beam_release(tmp_path: Path, vsn: str, beams: dict, app_vsn: str = "1.0.0") -> object:
+    rel = f'{{demo, "{app_vsn}"}}'
+    files = {
+        f"releases/{vsn}/demo.rel": rel_text("demo", vsn, rel),
+        f"lib/demo-{app_vsn}/ebin/demo.app": app_text("demo", app_vsn),
+    }
+    files.update({f"lib/demo-{app_vsn}/ebin/{name}.beam": data for name, data in beams.items()})
+    return open_release(write(tmp_path / vsn, files))
+
+
+def test_module_in_a_misnamed_file_is_keyed_by_its_name(tmp_path: Path) -> None:
+    rel = beam_release(tmp_path, "1.0.0", {"demo": GOOD, "other": beam_file("renamed"),
+                                           "packed": gzip.compress(beam_file("packed"), mtime=0)})
+    modules = rel.app("demo").modules
+    assert sorted(modules) == ["demo", "packed", "renamed"]
+    assert modules["renamed"].path == "lib/demo-1.0.0/ebin/other.beam"
+    assert [w.split(": ", 1)[1] for w in rel.warnings] == ["the file holds module 'renamed', not 'other'"]
+    assert modules["packed"].data == beam_file("packed")  # inflated
+    assert modules["demo"].data == GOOD and modules["demo"].md5 == read_beam(GOOD).md5_hex
+
+
+@pytest.mark.parametrize("case", ["truncated chunk", "no atom table", "not a beam", "first atom not UTF-8"])
+def test_broken_beam_is_refused_when_modules_are_read(tmp_path: Path, case: str) -> None:
+    rel = beam_release(tmp_path, "1.0.0", {"demo": GOOD, "broken": QUICK_LOOK_CASES[case]})
+    with pytest.raises(BeamError, match=r"lib/demo-1\.0\.0/ebin/broken\.beam: "):
+        rel.app("demo").modules  # noqa: B018
+
+
+def test_identical_files_are_never_parsed(tmp_path: Path) -> None:
+    """diff_app compares bytes: equal files first, then the chunks MD5 would hash; no module is parsed."""
+    same = beam_file("same")
+    old = beam_release(tmp_path, "1.0.0", {"same": same, "debug": beam_file("debug"), "code": beam_file("code"),
+                                           "cinf": beam_file("cinf", cinf=b"old path")})
+    new = beam_release(tmp_path, "1.1.0", {"same": same, "debug": beam_file("debug", extra=[("Dbgi", b"x")]),
+                                           "code": beam_file("code", code=b"\1" * 24),
+                                           "cinf": beam_file("cinf", cinf=b"new path!")}, app_vsn="1.1.0")
+    diff = diff_app(old.app("demo"), new.app("demo"))
+    assert (diff.changed, diff.debug_only, diff.added, diff.deleted) == (["code"], ["debug"], [], [])
+    for rel in (old, new):
+        modules = rel.app("demo").modules
+        assert all(m._beam is None for m in modules.values())
+        assert modules["code"].md5 == read_beam(modules["code"].data).md5_hex and modules["code"]._beam is None
+        assert modules["code"].imports == []
+        assert modules["code"]._beam is not None  # parsed on first use
+
+
+def funt(*entries: tuple) -> bytes:
+    """A FunT chunk: (function, arity, offset, index, nfree, old uniq) per entry."""
+    return struct.pack(">I", len(entries)) + b"".join(struct.pack(">IIIIII", *e) for e in entries)
+
+
+COMPARED = {
+    "base": beam_file("m"),
+    "other CInf": beam_file("m", cinf=b"elsewhere"),
+    "other Dbgi": beam_file("m", extra=[("Dbgi", b"debug")]),
+    "other Code": beam_file("m", code=b"\2" * 24),
+    "FunT": beam_file("m", extra=[("FunT", funt((1, 1, 2, 0, 0, 7), (1, 2, 3, 1, 0, 7)))]),
+    "FunT, other old uniq": beam_file("m", extra=[("FunT", funt((1, 1, 2, 0, 0, 9), (1, 2, 3, 1, 0, 9)))]),
+    "FunT, other arity": beam_file("m", extra=[("FunT", funt((1, 2, 2, 0, 0, 7), (1, 2, 3, 1, 0, 7)))]),
+    "Atom table": beam_file("m", atom_chunk="Atom"),
+    "chunk boundary moved": beam_file("m", code=b"\0" * 23, strt=b"\0"),
+    "gzip": gzip.compress(beam_file("m", cinf=b"elsewhere"), mtime=0),
+}
+
+
+def test_module_comparisons_agree_with_the_md5s() -> None:
+    """same_code/same_chunks (bytes, no parsing) answer exactly as comparing md5/chunks_md5 of
+    the parsed beams; md5 of an unparsed module is the beam's."""
+    def fresh(data: bytes) -> Module:
+        return Module(None, "lib/x-1/ebin/m.beam", "m.beam", data=data)
+
+    def parsed(data: bytes) -> Module:
+        return Module(read_beam(data, "m.beam"), "lib/x-1/ebin/m.beam", "m.beam")
+
+    for a in COMPARED.values():
+        assert fresh(a).md5 == read_beam(a).md5_hex == parsed(a).md5
+        for b in COMPARED.values():
+            code = parsed(a).md5 == parsed(b).md5
+            chunks = parsed(a).chunks_md5 == parsed(b).chunks_md5
+            for x, y in ((fresh(a), fresh(b)), (parsed(a), fresh(b)), (fresh(a), parsed(b))):
+                assert (x.same_code(y), x.same_chunks(y)) == (code, chunks)
+            facts = ModuleFacts("m", parsed(b).md5, chunks_md5=parsed(b).chunks_md5)
+            assert (fresh(a).same_code(facts), fresh(a).same_chunks(facts)) == (code, chunks)
+            assert (facts.same_code(fresh(a)), facts.same_chunks(fresh(a))) == (code, chunks)
+    base = COMPARED["base"]
+    assert fresh(base).same_code(fresh(COMPARED["FunT"])) is False
+    assert fresh(COMPARED["FunT"]).same_code(fresh(COMPARED["FunT, other old uniq"]))
+    assert not fresh(COMPARED["FunT"]).same_chunks(fresh(COMPARED["FunT, other old uniq"]))
+    assert fresh(base).same_chunks(fresh(COMPARED["other CInf"])) and fresh(base).same_chunks(fresh(COMPARED["gzip"]))
+    assert not fresh(base).same_chunks(fresh(COMPARED["other Dbgi"]))
+    assert fresh(base).same_code(fresh(COMPARED["chunk boundary moved"]))  # as beam_lib:md5/1 says
