@@ -518,20 +518,10 @@ class ReleaseTask:
             raise
 
     def copy_atomic(self, src: str, dest: str, mode: int | None = None) -> None:
-        if mode is None:
-            mode = os.stat(src).st_mode & 0o7777
-        directory = os.path.dirname(dest)
-        fd, tmp = tempfile.mkstemp(prefix=".erlang-otp-", dir=directory)
-        os.close(fd)
-        try:
-            shutil.copyfile(src, tmp)
-            os.chmod(tmp, mode)
-            self._chown(tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Copy ``src`` over ``dest`` atomically (start scripts and settings files: small)."""
+        with open(src, "rb") as fh:
+            data = fh.read()
+        self.write_atomic(dest, data, os.stat(src).st_mode & 0o7777 if mode is None else mode)
 
     def makedirs(self, path: str, mode: int) -> None:
         if not os.path.isdir(path):

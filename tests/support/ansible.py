@@ -73,13 +73,7 @@ def adhoc(module: str, args: dict, *, check: bool = False, diff: bool = False, c
           extra_vars: Optional[dict] = None, timeout: float = 300) -> dict:
     """Run ``ansible localhost -m module -a <json args>`` and return the task result for localhost."""
     argv = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args),
-            "-e", f"ansible_python_interpreter={sys.executable}"]
-    if extra_vars:
-        argv += ["-e", json.dumps(extra_vars)]
-    if check:
-        argv.append("--check")
-    if diff:
-        argv.append("--diff")
+            "-e", f"ansible_python_interpreter={sys.executable}", *_options(extra_vars, check, diff, 0)]
     run = _run(argv, None, cwd, timeout)
     results = run.results("localhost")
     assert results, repr(run)
@@ -89,18 +83,21 @@ def adhoc(module: str, args: dict, *, check: bool = False, diff: bool = False, c
 def playbook(path: Path, inventory: Optional[Path] = None, *, extra_vars: Optional[dict] = None, check: bool = False,
              diff: bool = False, verbosity: int = 0, timeout: float = 600, env: Optional[Dict[str, str]] = None) -> Run:
     """Run ``ansible-playbook`` on ``path``; the caller asserts on :class:`Run`."""
-    argv = [str(BIN / "ansible-playbook"), str(path)]
-    if verbosity:
-        argv.append("-" + "v" * verbosity)
+    argv = [str(BIN / "ansible-playbook"), str(path), *_options(extra_vars, check, diff, verbosity)]
     if inventory is not None:
         argv += ["-i", str(inventory)]
-    if extra_vars:
-        argv += ["-e", json.dumps(extra_vars)]
-    if check:
-        argv.append("--check")
-    if diff:
-        argv.append("--diff")
     return _run(argv, env, None, timeout)
+
+
+def _options(extra_vars: Optional[dict], check: bool, diff: bool, verbosity: int) -> List[str]:
+    out = ["-" + "v" * verbosity] if verbosity else []
+    if extra_vars:
+        out += ["-e", json.dumps(extra_vars)]
+    if check:
+        out.append("--check")
+    if diff:
+        out.append("--diff")
+    return out
 
 
 def _run(argv: List[str], env: Optional[Dict[str, str]], cwd: Optional[Path], timeout: float) -> Run:
