@@ -357,25 +357,26 @@ def _dedupe(values: list) -> list:
     return result
 
 
+#: ``(types, kind)`` in the order :func:`_kind` tries them (an Atom is a str, a bool an int).
+_KINDS = (
+    (Atom, "atom"),
+    ((str, list, ImproperList), "list"),
+    (tuple, "tuple"),
+    (dict, "map"),
+    (bytes, "binary"),
+    (bool, "atom"),
+    (int, "integer"),
+    (float, "float"),
+)
+
+
 def _kind(value: object) -> str | None:
+    """The Erlang type of a value, ``None`` when it is unknown."""
     if isinstance(value, Unknown):
         return None
-    if isinstance(value, Atom):
-        return "atom"
-    if isinstance(value, (str, list, ImproperList)):
-        return "list"
-    if isinstance(value, tuple):
-        return "tuple"
-    if isinstance(value, dict):
-        return "map"
-    if isinstance(value, bytes):
-        return "binary"
-    if isinstance(value, bool):
-        return "atom"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
+    for types, kind in _KINDS:
+        if isinstance(value, types):
+            return kind
     return "other"
 
 
@@ -478,6 +479,16 @@ def _cons(head: object, tail: object) -> object:
     return ImproperList([head], tail)
 
 
+def _uncons(value: object) -> tuple | None:
+    """``(head, tail)`` of a non-empty list, else ``None``."""
+    value = _as_list(value)
+    if isinstance(value, list) and value:
+        return value[0], value[1:]
+    if isinstance(value, ImproperList):
+        return value.items[0], ImproperList(value.items[1:], value.tail) if len(value.items) > 1 else value.tail
+    return None
+
+
 def _append(left: object, right: object) -> object:
     """``Left ++ Right`` keeping what is known: ``[a] ++ Unknown`` is ``[a | Unknown]``."""
     left = _as_list(left)
@@ -543,6 +554,23 @@ class _Unknowable(Exception):
     """The function's result depends on unknown arguments."""
 
 
+def _need(types, *values: object) -> None:
+    """Raise :class:`_Unknowable` when one of ``values`` is unknown, else :class:`_Crash` when one
+    is not an instance of ``types``."""
+    if any(isinstance(value, Unknown) for value in values):
+        raise _Unknowable
+    if not all(isinstance(value, types) for value in values):
+        raise _Crash
+
+
+def _need_list(value: object) -> list:
+    """``value`` as a proper list; raises like :func:`_need`."""
+    items = _proper(value)
+    if items is None:
+        raise _Unknowable if isinstance(_as_list(value), (Unknown, ImproperList)) else _Crash
+    return items
+
+
 def _type_test(kinds: tuple):
     def test(args: list) -> object:
         kind = _kind(args[0])
@@ -554,18 +582,14 @@ def _type_test(kinds: tuple):
 def _bif_element(args: list) -> object:
     index, tup = args
     _need_int(index)
-    if isinstance(tup, Unknown):
-        raise _Unknowable
-    if not isinstance(tup, tuple) or not 1 <= index <= len(tup):
+    _need(tuple, tup)
+    if not 1 <= index <= len(tup):
         raise _Crash
     return tup[index - 1]
 
 
 def _bif_tuple_size(args: list) -> object:
-    if isinstance(args[0], Unknown):
-        raise _Unknowable
-    if not isinstance(args[0], tuple):
-        raise _Crash
+    _need(tuple, args[0])
     return len(args[0])
 
 
@@ -578,26 +602,14 @@ def _bif_length(args: list) -> object:
     raise _Crash
 
 
-def _bif_hd(args: list) -> object:
-    value = _as_list(args[0])
-    if isinstance(value, list) and value:
-        return value[0]
-    if isinstance(value, ImproperList):
-        return value.items[0]
-    if isinstance(value, Unknown):
-        raise _Unknowable
-    raise _Crash
+def _bif_hd_tl(index: int):
+    def part(args: list) -> object:
+        pair = _uncons(args[0])
+        if pair is None:
+            raise _Unknowable if isinstance(args[0], Unknown) else _Crash
+        return pair[index]
 
-
-def _bif_tl(args: list) -> object:
-    value = _as_list(args[0])
-    if isinstance(value, list) and value:
-        return value[1:]
-    if isinstance(value, ImproperList):
-        return ImproperList(value.items[1:], value.tail) if len(value.items) > 1 else value.tail
-    if isinstance(value, Unknown):
-        raise _Unknowable
-    raise _Crash
+    return part
 
 
 def _is_boolean(args: list) -> object:
@@ -642,21 +654,12 @@ def _boolean(op: str):
                 raise _Unknowable
             return _bool(not a)
         b = values[1]
-        if op in ("and", "andalso"):
-            if a is False or (op == "and" and b is False):
-                return _FALSE
-            if a is None or b is None:
-                raise _Unknowable
-            return _bool(b)
-        if op in ("or", "orelse"):
-            if a is True or (op == "or" and b is True):
-                return _TRUE
-            if a is None or b is None:
-                raise _Unknowable
-            return _bool(b)
+        decisive = op in ("or", "orelse")  # the value of one operand that decides and/or alone
+        if op != "xor" and (a is decisive or (op in ("and", "or") and b is decisive)):
+            return _bool(decisive)
         if a is None or b is None:
             raise _Unknowable
-        return _bool(a != b)  # xor
+        return _bool(a != b if op == "xor" else b)
 
     return combine
 
@@ -691,25 +694,15 @@ def _arith(op: str):
 
 
 def _fn_append1(args: list) -> object:
-    lists = _proper(args[0])
-    if lists is None:
-        if isinstance(_as_list(args[0]), (Unknown, ImproperList)):
-            raise _Unknowable
-        raise _Crash
     result: object = []
-    for item in reversed(lists):
+    for item in reversed(_need_list(args[0])):
         result = _append(item, result)
     return result
 
 
 def _fn_reverse(args: list) -> object:
-    items = _proper(args[0])
-    if items is None:
-        if isinstance(_as_list(args[0]), (Unknown, ImproperList)):
-            raise _Unknowable
-        raise _Crash
     tail = args[1] if len(args) > 1 else []
-    return _append(list(reversed(items)), tail)
+    return _append(list(reversed(_need_list(args[0]))), tail)
 
 
 def _fn_subtract(args: list) -> object:
@@ -745,25 +738,16 @@ def _fn_flatten(args: list) -> object:
 
 
 def _fn_maps_merge(args: list) -> object:
-    a, b = args
-    if isinstance(a, Unknown) or isinstance(b, Unknown):
-        raise _Unknowable
-    if not isinstance(a, dict) or not isinstance(b, dict):
-        raise _Crash
-    result: object = a
-    for key, value in b.items():
-        result = _map_put(result, key, value)
-        if isinstance(result, Unknown):
-            raise _Unknowable
+    result, other = args
+    _need(dict, result, other)
+    for key, value in other.items():
+        result = _fn_maps_put([key, value, result])
     return result
 
 
 def _fn_maps_put(args: list) -> object:
     key, value, mapping = args
-    if isinstance(mapping, Unknown):
-        raise _Unknowable
-    if not isinstance(mapping, dict):
-        raise _Crash
+    _need(dict, mapping)
     result = _map_put(mapping, key, value)
     if isinstance(result, Unknown):
         raise _Unknowable
@@ -777,10 +761,7 @@ def _fn_map_put_elixir(args: list) -> object:
 
 def _fn_maps_get(args: list) -> object:
     key, mapping = args[0], args[1]
-    if isinstance(mapping, Unknown):
-        raise _Unknowable
-    if not isinstance(mapping, dict):
-        raise _Crash
+    _need(dict, mapping)
     found, value = _map_get(mapping, key)
     if found is None:
         raise _Unknowable
@@ -920,8 +901,8 @@ _register("erlang", "is_boolean", 1, _is_boolean)
 _register("erlang", "element", 2, _bif_element)
 _register("erlang", "tuple_size", 1, _bif_tuple_size)
 _register("erlang", "length", 1, _bif_length)
-_register("erlang", "hd", 1, _bif_hd)
-_register("erlang", "tl", 1, _bif_tl)
+_register("erlang", "hd", 1, _bif_hd_tl(0))
+_register("erlang", "tl", 1, _bif_hd_tl(1))
 for _op in ("=:=", "=/=", "==", "/=", "<", ">", "=<", ">="):
     _register("erlang", _op, 2, _compare(_op))
 for _op in ("and", "or", "xor", "andalso", "orelse"):
@@ -1178,6 +1159,8 @@ class _Program:
         self.module = module
         self.steps = 0
         self.hook = None  # called with (mfa, args) on every call to another module
+        self.functions: dict = {}  # (name, arity) -> what ``run`` takes
+        self.exports: set = set()
 
     def reset(self) -> None:
         self.steps = 0
@@ -1193,14 +1176,27 @@ class _Program:
             raise _TooComplex(f"more than {MAX_PATHS} branches that depend on run-time values")
 
     def has_function(self, name: Atom, arity: int) -> bool:
-        raise NotImplementedError
+        return (name, arity) in self.functions
 
     def call(self, name: Atom, arity: int, args: list, depth: int = 0) -> list:
         """Possible return values of ``name(args...)``; paths that crash give nothing."""
+        entry = self.functions.get((name, arity))
+        if entry is None:
+            return [Unknown(f"the result of the undefined function {name}/{arity}")]
+        return self.run(entry, args, depth, f"{name}/{arity}")
+
+    def run(self, entry: object, args: list, depth: int, what: str) -> list:
+        """Possible return values of the function ``what`` stored as ``entry`` in ``functions``."""
         raise NotImplementedError
 
     def name_entries(self) -> list:
         """Exported functions from which a ``start_link`` call may be reached."""
+        callees, seeds = self.call_graph()
+        return sorted(k for k in _reachable(callees, seeds) if k in self.exports)
+
+    def call_graph(self) -> tuple:
+        """``(callees, seeds)``: the local functions each function calls, and the functions that
+        call one of :data:`_START_LINKS`."""
         raise NotImplementedError
 
     def external(self, mfa: tuple, args: list, where: str, depth: int = 0) -> object:
@@ -1250,359 +1246,118 @@ def _walk(term: object):
             stack.extend(item)
 
 
-# --- Erlang abstract code -------------------------------------------------------------------
+def _matched(same: bool | None, env: dict) -> tuple | None:
+    """The match outcome of a pattern that compares equal (``same``) to the value."""
+    return None if same is False else (env, same is True)
 
 
-def _line(anno: object) -> int | None:
-    if isinstance(anno, int) and not isinstance(anno, bool):
-        return anno
-    if isinstance(anno, tuple) and anno and isinstance(anno[0], int):
-        return anno[0]
-    if isinstance(anno, list):
-        for item in anno:
-            if isinstance(item, tuple) and len(item) == 2 and item[0] == Atom("location"):
-                return _line(item[1])
-    return None
+#: What :meth:`_Syntax.callee` gives for a call to one of :data:`_START_LINKS`.
+_STARTS_SUPERVISOR = object()
 
 
-def _at(anno: object) -> str:
-    line = _line(anno)
-    return f" (line {line})" if line is not None else ""
+class _Syntax(_Program):
+    """An interpreter of one module's syntax tree (Erlang abstract code or the Elixir AST).
 
+    ``eval(expr, env, depth)`` gives ``[(value, env)]``, one element per possible outcome;
+    ``match(pattern, value, env)`` gives ``(env, certain)``, or ``None`` when it cannot match. The
+    two trees differ in how nodes are spelt, not in what they mean, so besides those two a reader
+    only says where the parts of a node are:
 
-_A = Atom
+    * ``callee(node)``: ``(name, arity)`` of a local call, :data:`_STARTS_SUPERVISOR`, or ``None``;
+    * ``function_clause(clause)``, like the ``shape`` given to :meth:`clauses`: ``(patterns,
+      guard sequences, body expressions)``, ``None`` when the clause cannot be read;
+    * ``generator(qual)``: ``(pattern, list expression)``, ``None`` for a filter, whose value
+      ``filter_truth(value)`` says whether the element is kept (``None``: not known);
+    * ``new_var(node)``: ``(env key, name, location)`` of a variable a pattern binds, else ``None``;
+    * ``empty_body()``: the value of a body without expressions.
+    """
 
+    def eval(self, expr: object, env: dict, depth: int) -> list:
+        raise NotImplementedError
 
-class _ErlangForms(_Program):
-    method = "erlang debug info"
+    def match(self, pattern: object, value: object, env: dict) -> tuple | None:
+        raise NotImplementedError
 
-    def __init__(self, module: Atom, forms: list) -> None:
-        super().__init__(module)
-        self.functions: dict = {}
-        self.records: dict = {}
-        self.exports: set = set()
-        self.imports: dict = {}  # (name, arity) -> module, from -import
-        for form in forms:
-            if not isinstance(form, tuple) or len(form) < 3:
-                continue
-            if form[0] == _A("function") and len(form) == 5:
-                self.functions[(form[2], form[3])] = form[4]
-            elif form[0] == _A("attribute") and len(form) == 4:
-                if form[2] == _A("record") and isinstance(form[3], tuple) and len(form[3]) == 2:
-                    self.records[form[3][0]] = self._record_fields(form[3][1])
-                elif form[2] == _A("export") and isinstance(form[3], list):
-                    self.exports.update(tuple(x) for x in form[3] if isinstance(x, tuple))
-                elif form[2] == _A("import") and isinstance(form[3], tuple) and len(form[3]) == 2:
-                    for fa in form[3][1] if isinstance(form[3][1], list) else []:
-                        if isinstance(fa, tuple) and len(fa) == 2:
-                            self.imports[tuple(fa)] = form[3][0]
-        self.dispatch = {
-            _A("atom"): self._literal,
-            _A("integer"): self._literal,
-            _A("char"): self._literal,
-            _A("float"): self._literal,
-            _A("string"): self._literal,
-            _A("nil"): lambda e, env, d: [([], env)],
-            _A("var"): self._var,
-            _A("cons"): self._cons,
-            _A("tuple"): self._tuple,
-            _A("map"): self._map,
-            _A("match"): self._match_expr,
-            _A("op"): self._op,
-            _A("call"): self._call,
-            _A("case"): self._case,
-            _A("if"): self._if,
-            _A("block"): lambda e, env, d: self.body(e[2], env, d),
-            _A("lc"): self._lc,
-            _A("record"): self._record,
-            _A("record_field"): self._record_field,
-            _A("record_index"): self._record_index,
-            _A("bin"): self._bin,
-            _A("fun"): self._fun,
-        }
+    def callee(self, node: object) -> object:
+        raise NotImplementedError
 
     @staticmethod
-    def _record_fields(fields: object) -> list:
-        result = []
-        for item in fields if isinstance(fields, list) else []:
-            field = item[1] if isinstance(item, tuple) and item and item[0] == _A("typed_record_field") else item
-            if isinstance(field, tuple) and len(field) >= 3 and field[0] == _A("record_field"):
-                name = field[2][2] if isinstance(field[2], tuple) and len(field[2]) == 3 else None
-                result.append((name, field[3] if len(field) > 3 else None))
-        return result
+    def function_clause(clause: object) -> tuple | None:
+        raise NotImplementedError
+
+    def generator(self, qual: object) -> tuple | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def filter_truth(value: object) -> bool | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def new_var(node: object) -> tuple | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def empty_body() -> object:
+        raise NotImplementedError
 
     # -- program interface
 
-    def has_function(self, name: Atom, arity: int) -> bool:
-        return (name, arity) in self.functions
+    def run(self, entry: object, args: list, depth: int, what: str) -> list:
+        readable = [c for c in entry if self.function_clause(c) is not None]
+        return self.outcomes(what, readable, args, {}, depth, self.function_clause, depth + 1)
 
-    def call(self, name: Atom, arity: int, args: list, depth: int = 0) -> list:
-        clauses = self.functions.get((name, arity))
-        if clauses is None:
-            return [Unknown(f"the result of the undefined function {name}/{arity}")]
-        if depth > MAX_DEPTH:
-            return [Unknown(f"the result of {name}/{arity}: calls nested deeper than {MAX_DEPTH}")]
-        results: list = []
-        for clause in clauses:
-            if not (isinstance(clause, tuple) and len(clause) == 5):
-                continue
-            matched = self.match_list(clause[2], args, {})
-            if matched is None:
-                continue
-            env, certain = matched
-            passed = self.guard(clause[3], env, depth)
-            if passed is False:
-                continue
-            results.extend(v for v, _e in self.body(clause[4], env, depth + 1))
-            self.check_paths(results)
-            if certain and passed:
-                break
-        return _dedupe(results)
-
-    def name_entries(self) -> list:
+    def call_graph(self) -> tuple:
         callees: dict = {}
         seeds = set()
         for key, clauses in self.functions.items():
             targets = set()
             for node in _walk(clauses):
-                if isinstance(node, tuple) and len(node) == 4 and node[0] == _A("call"):
-                    fun = node[2]
-                    arity = len(node[3]) if isinstance(node[3], list) else -1
-                    if isinstance(fun, tuple) and len(fun) == 3 and fun[0] == _A("atom"):
-                        targets.add((fun[2], arity))
-                    elif isinstance(fun, tuple) and len(fun) == 4 and fun[0] == _A("remote"):
-                        mod, name = fun[2], fun[3]
-                        if _lit_atom(mod) == self.module:
-                            targets.add((_lit_atom(name), arity))
-                        elif (_lit_atom(mod), _lit_atom(name), arity) in _START_LINKS:
-                            seeds.add(key)
+                called = self.callee(node)
+                if called is _STARTS_SUPERVISOR:
+                    seeds.add(key)
+                elif called is not None:
+                    targets.add(called)
             callees[key] = targets
-        return sorted(k for k in _reachable(callees, seeds) if k in self.exports)
+        return callees, seeds
 
-    # -- expressions
+    # -- clauses
 
-    def eval(self, expr: object, env: dict, depth: int) -> list:
-        """``[(value, env)]``: the possible outcomes of ``expr``."""
-        self.tick()
-        if not (isinstance(expr, tuple) and expr):
-            return [(Unknown("an unreadable expression"), env)]
-        handler = self.dispatch.get(expr[0])
-        if handler is None:
-            return [(Unknown(f"a {expr[0]} expression{_at(expr[1] if len(expr) > 1 else None)}"), env)]
-        return handler(expr, env, depth)
+    def outcomes(self, what, clauses, args, env, depth, shape, body_depth=None) -> list:
+        """The possible results of calling ``clauses`` (a function or a fun) with ``args``."""
+        if depth > MAX_DEPTH:
+            return [Unknown(f"the result of {what}: calls nested deeper than {MAX_DEPTH}")]
+        return _dedupe([v for v, _e in self.clauses(clauses, args, env, depth, shape, body_depth)])
 
-    def eval_all(self, exprs: list, env: dict, depth: int) -> list:
-        """``[(values, env)]`` for a list of expressions evaluated left to right."""
-        states = [([], env)]
-        for expr in exprs:
-            new = []
-            for values, current in states:
-                for value, after in self.eval(expr, current, depth):
-                    new.append(([*values, value], after))
-            self.check_paths(new)
-            states = new
-        return states
-
-    def body(self, exprs: list, env: dict, depth: int) -> list:
-        states = [(Unknown("an empty body"), env)]
-        for expr in exprs if isinstance(exprs, list) else []:
-            new = []
-            for _value, current in states:
-                new.extend(self.eval(expr, current, depth))
-            self.check_paths(new)
-            states = new
-        return states
-
-    @staticmethod
-    def _literal(expr, env, depth):
-        return [(expr[2], env)]
-
-    @staticmethod
-    def _var(expr, env, depth):
-        name = expr[2]
-        if name in env:
-            return [(env[name], env)]
-        return [(Unknown(f"the unbound variable {name}{_at(expr[1])}"), env)]
-
-    def _cons(self, expr, env, depth):
-        heads = []
-        node = expr
-        while isinstance(node, tuple) and len(node) == 4 and node[0] == _A("cons"):
-            heads.append(node[2])
-            node = node[3]
-        result = []
-        for values, after in self.eval_all([*heads, node], env, depth):
-            value = values[-1]
-            for head in reversed(values[:-1]):
-                value = _cons(head, value)
-            result.append((value, after))
-        return result
-
-    def _tuple(self, expr, env, depth):
-        return [(tuple(values), after) for values, after in self.eval_all(expr[2], env, depth)]
-
-    def _map(self, expr, env, depth):
-        if len(expr) == 4:
-            base_expr, assocs = expr[2], expr[3]
-        else:
-            base_expr, assocs = None, expr[2]
-        exprs = []
-        for assoc in assocs:
-            exprs.extend([assoc[2], assoc[3]])
-        if base_expr is not None:
-            exprs.append(base_expr)
-        result = []
-        for values, after in self.eval_all(exprs, env, depth):
-            mapping: object = values[-1] if base_expr is not None else {}
-            if isinstance(mapping, Unknown):
-                result.append((mapping, after))
-                continue
-            if not isinstance(mapping, dict):
-                continue  # badmap
-            crashed = False
-            for index, assoc in enumerate(assocs):
-                key, value = values[2 * index], values[2 * index + 1]
-                if assoc[0] == _A("map_field_exact") and isinstance(mapping, dict):
-                    found, _old = _map_get(mapping, key)
-                    if found is False:
-                        crashed = True
-                        break
-                mapping = mapping if isinstance(mapping, Unknown) else _map_put(mapping, key, value)
-            if not crashed:
-                result.append((mapping, after))
-        return result
-
-    def _match_expr(self, expr, env, depth):
-        result = []
-        for value, after in self.eval(expr[3], env, depth):
-            matched = self.match(expr[2], value, after)
-            if matched is not None:
-                result.append((value, matched[0]))
-        return result
-
-    def _op(self, expr, env, depth):
-        if len(expr) == 4:
-            unary = [
-                (self._apply((_ERLANG, expr[2], 1), [value], expr[1], depth), after)
-                for value, after in self.eval(expr[3], env, depth)
-            ]
-            return [(v, e) for v, e in unary if v is not _CRASHED]
-        op = expr[2]
-        result = []
-        if op in (_A("andalso"), _A("orelse")):
-            for left, after in self.eval(expr[3], env, depth):
-                if left == (_FALSE if op == _A("andalso") else _TRUE):
-                    result.append((left, after))
-                    continue
-                for right, final in self.eval(expr[4], after, depth):
-                    result.append((self._apply((_ERLANG, op, 2), [left, right], expr[1], depth), final))
-            return [(v, e) for v, e in result if v is not _CRASHED]
-        for values, after in self.eval_all([expr[3], expr[4]], env, depth):
-            result.append((self._apply((_ERLANG, op, 2), values, expr[1], depth), after))
-        return [(v, e) for v, e in result if v is not _CRASHED]
-
-    def _apply(self, mfa: tuple, args: list, anno: object, depth: int) -> object:
-        try:
-            return self.external(mfa, args, _at(anno), depth)
-        except _Crash:
-            return _CRASHED
-
-    def _call(self, expr, env, depth):
-        fun, arg_exprs = expr[2], expr[3]
-        arity = len(arg_exprs)
-        local = None
-        mfa = None
-        if isinstance(fun, tuple) and len(fun) == 3 and fun[0] == _A("atom"):
-            if (fun[2], arity) in self.functions:
-                local = fun[2]
-            else:  # -import()ed, else an auto-imported BIF
-                mfa = (self.imports.get((fun[2], arity), _ERLANG), fun[2], arity)
-        elif isinstance(fun, tuple) and len(fun) == 4 and fun[0] == _A("remote"):
-            mod, name = _lit_atom(fun[2]), _lit_atom(fun[3])
-            if mod is None or name is None:
-                return [
-                    (Unknown(f"a call to a module or function known only at run time{_at(expr[1])}"), after)
-                    for _v, after in self.eval_all(arg_exprs, env, depth)
-                ]
-            if mod == self.module and (name, arity) in self.functions:
-                local = name
-            else:
-                mfa = (mod, name, arity)
-        result = []
-        for args, after in self.eval_all(arg_exprs, env, depth):
-            if local is not None:
-                result.extend((value, after) for value in self.call(local, arity, args, depth + 1))
-            elif mfa is not None:
-                value = self._apply(mfa, args, expr[1], depth)
-                if value is not _CRASHED:
-                    result.append((value, after))
-        if local is None and mfa is None:
-            for values, after in self.eval_all([fun, *arg_exprs], env, depth):
-                called, args = values[0], values[1:]
-                if isinstance(called, _Fun) and called.arity == arity:
-                    result.extend((value, after) for value in called.invoke(args, depth + 1))
-                else:
-                    result.append((Unknown(f"the result of calling a fun{_at(expr[1])}"), after))
-        self.check_paths(result)
-        return result
-
-    def _fun(self, expr, env, depth):
-        spec = expr[2]
-        if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == _A("function"):
-            name, arity = spec[1], spec[2]
-        elif isinstance(spec, tuple) and len(spec) == 4 and spec[0] == _A("function"):
-            module, name = _lit_atom(spec[1]), _lit_atom(spec[2])
-            arity = spec[3][2] if isinstance(spec[3], tuple) and len(spec[3]) == 3 else None
-            if module != self.module:
-                return [(Unknown(f"a fun of another module{_at(expr[1])}"), env)]
-        elif isinstance(spec, tuple) and len(spec) == 2 and spec[0] == _A("clauses") and spec[1]:
-            return [(self._closure(spec[1], env, expr[1]), env)]
-        else:
-            return [(Unknown(f"a fun{_at(expr[1])}"), env)]
-        if (name, arity) not in self.functions:
-            return [(Unknown(f"a fun of an unknown function{_at(expr[1])}"), env)]
-        return [(_Fun(arity, lambda args, d: self.call(name, arity, args, d), f"fun {name}/{arity}"), env)]
-
-    def _closure(self, clauses: list, env: dict, anno: object) -> _Fun:
-        names = set()
-        for node in _walk([c[2] for c in clauses]):
-            if isinstance(node, tuple) and len(node) == 3 and node[0] == _A("var"):
-                names.add(node[2])
-        outer = {k: v for k, v in env.items() if k not in names}  # fun heads shadow
-
-        def invoke(args: list, depth: int) -> list:
-            if depth > MAX_DEPTH:
-                return [Unknown(f"the result of a fun{_at(anno)}: calls nested deeper than {MAX_DEPTH}")]
-            return _dedupe([v for v, _e in self.clauses(clauses, args, outer, depth)])
-
-        return _Fun(len(clauses[0][2]), invoke, f"the fun{_at(anno)}")
-
-    def clauses(self, clauses: list, value_list: list, env: dict, depth: int) -> list:
+    def clauses(self, clauses: list, values: list, env: dict, depth: int, shape, body_depth=None) -> list:
+        """``[(value, env)]`` of the clauses that may match ``values``, up to the first one that
+        certainly does; ``shape(clause)`` gives its ``(patterns, guards, body)``."""
         result = []
         for clause in clauses:
-            matched = self.match_list(clause[2], value_list, env)
+            parts = shape(clause)
+            if parts is None:
+                return [(Unknown("an unreadable clause"), env)]
+            patterns, guards, body = parts
+            matched = self.match_list(patterns, values, env)
             if matched is None:
                 continue
             bound, certain = matched
-            passed = self.guard(clause[3], bound, depth)
+            passed = self.guard(guards, bound, depth)
             if passed is False:
                 continue
-            result.extend(self.body(clause[4], bound, depth))
+            result.extend(self.body(body, bound, depth if body_depth is None else body_depth))
             self.check_paths(result)
             if certain and passed:
                 break
         return result
 
-    def _case(self, expr, env, depth):
+    def case(self, subject: object, clauses: list, env: dict, depth: int, shape) -> list:
         result = []
-        for value, after in self.eval(expr[2], env, depth):
-            result.extend(self.clauses(expr[3], [value], after, depth))
+        for value, after in self.eval(subject, env, depth):
+            result.extend(self.clauses(clauses, [value], after, depth, shape))
         return result
 
-    def _if(self, expr, env, depth):
-        return self.clauses(expr[2], [], env, depth)
-
     def guard(self, guards: list, env: dict, depth: int) -> bool | None:
+        """Whether one of the guard sequences holds (all of its tests are ``true``)."""
         if not guards:
             return True
         answer: bool | None = False
@@ -1627,44 +1382,451 @@ class _ErlangForms(_Program):
                 answer = None
         return answer
 
-    def _lc(self, expr, env, depth):
-        try:
-            items = self._comprehend(expr[2], expr[3], env, depth)
-        except _NotLiteral as exc:
-            return [(Unknown(f"a list comprehension{_at(expr[1])} over {exc}"), env)]
-        return [(items, env)]
+    # -- expressions
 
-    def _comprehend(self, expr: object, quals: list, env: dict, depth: int) -> list:
+    def eval_all(self, exprs: list, env: dict, depth: int) -> list:
+        """``[(values, env)]`` for a list of expressions evaluated left to right."""
+        states = [([], env)]
+        for expr in exprs:
+            new = []
+            for values, current in states:
+                for value, after in self.eval(expr, current, depth):
+                    new.append(([*values, value], after))
+            self.check_paths(new)
+            states = new
+        return states
+
+    def body(self, exprs: list, env: dict, depth: int) -> list:
+        states = [(self.empty_body(), env)]
+        for expr in exprs if isinstance(exprs, list) else []:
+            new = []
+            for _value, current in states:
+                new.extend(self.eval(expr, current, depth))
+            self.check_paths(new)
+            states = new
+        return states
+
+    def build_tuple(self, exprs: list, env: dict, depth: int) -> list:
+        return [(tuple(values), after) for values, after in self.eval_all(exprs, env, depth)]
+
+    def build_list(self, items: list, tail: object, env: dict, depth: int) -> list:
+        """``[items... | tail]``; a ``tail`` of ``None`` stands for a proper list."""
+        result = []
+        for values, after in self.eval_all(items if tail is None else [*items, tail], env, depth):
+            value = values
+            if tail is not None:
+                value = values[-1]
+                for head in reversed(values[:-1]):
+                    value = _cons(head, value)
+            result.append((value, after))
+        return result
+
+    def build_map(self, pairs: list, exact: list, base_expr: object, env: dict, depth: int) -> list:
+        """A map of the ``(key, value)`` expressions ``pairs`` (over ``base_expr`` when it is not
+        ``None``); ``exact[i]`` says pair ``i`` must update a key that is already there."""
+        exprs = [x for pair in pairs for x in pair]
+        if base_expr is not None:
+            exprs.append(base_expr)
+        result = []
+        for values, after in self.eval_all(exprs, env, depth):
+            mapping: object = values[-1] if base_expr is not None else {}
+            if isinstance(mapping, Unknown):
+                result.append((mapping, after))
+                continue
+            if not isinstance(mapping, dict):
+                continue  # badmap
+            for index, must_exist in enumerate(exact):
+                key, value = values[2 * index], values[2 * index + 1]
+                if must_exist and isinstance(mapping, dict) and _map_get(mapping, key)[0] is False:
+                    break  # badkey
+                mapping = mapping if isinstance(mapping, Unknown) else _map_put(mapping, key, value)
+            else:
+                result.append((mapping, after))
+        return result
+
+    def bind(self, pattern: object, expr: object, env: dict, depth: int) -> list:
+        """``Pattern = Expr``."""
+        result = []
+        for value, after in self.eval(expr, env, depth):
+            matched = self.match(pattern, value, after)
+            if matched is not None:
+                result.append((value, matched[0]))
+        return result
+
+    def local_call(self, name: Atom, arg_exprs: list, env: dict, depth: int) -> list:
+        result = []
+        for values, after in self.eval_all(arg_exprs, env, depth):
+            result.extend((v, after) for v in self.call(name, len(arg_exprs), values, depth + 1))
+        self.check_paths(result)
+        return result
+
+    def call_fun(self, exprs: list, env: dict, depth: int, where: str) -> list:
+        """``Fun(Args...)`` where ``exprs`` is ``[Fun, Args...]``."""
+        result = []
+        for values, after in self.eval_all(exprs, env, depth):
+            called, args = values[0], values[1:]
+            if isinstance(called, _Fun) and called.arity == len(args):
+                result.extend((v, after) for v in called.invoke(args, depth + 1))
+            else:
+                result.append((Unknown(f"the result of calling a fun{where}"), after))
+        return result
+
+    def local_fun(self, name: Atom, arity: int, what: str) -> _Fun:
+        return _Fun(arity, lambda args, d: self.call(name, arity, args, d), what)
+
+    def closure(self, arity: int, clauses: list, env: dict, shape, what: str) -> _Fun:
+        """A fun of ``clauses`` that sees ``env``; ``what`` names it (``"fun (line 3)"``)."""
+        return _Fun(arity, lambda args, d: self.outcomes(f"a {what}", clauses, args, env, d, shape), f"the {what}")
+
+    # -- comprehensions
+
+    def comprehension(self, what: str, expr: object, quals: list, env: dict, depth: int) -> list:
+        try:
+            return [(self.comprehend(expr, quals, env, depth), env)]
+        except _NotLiteral as exc:
+            return [(Unknown(f"{what} over {exc}"), env)]
+
+    def comprehend(self, expr: object, quals: list, env: dict, depth: int) -> list:
         if not quals:
-            outcomes = self.eval(expr, env, depth)
-            if len(outcomes) != 1:
-                raise _NotLiteral("values that depend on run-time branches")
-            return [outcomes[0][0]]
+            return [_single(self.eval(expr, env, depth), "values that depend on run-time branches")]
         qual, rest = quals[0], quals[1:]
-        if isinstance(qual, tuple) and qual and qual[0] == _A("generate"):
-            outcomes = self.eval(qual[3], env, depth)
-            if len(outcomes) != 1:
-                raise _NotLiteral("values that depend on run-time branches")
-            items = _proper(outcomes[0][0])
+        generator = self.generator(qual)
+        if generator is not None:
+            pattern, source = generator
+            value = _single(self.eval(source, env, depth), "values that depend on run-time branches")
+            items = _proper(value)
             if items is None:
-                raise _NotLiteral(_described(outcomes[0][0], "a list known only at run time"))
+                raise _NotLiteral(_described(value, "a list known only at run time"))
             result = []
             for item in items:
-                matched = self.match(qual[2], item, env)
+                matched = self.match(pattern, item, env)
                 if matched is None:
                     continue
                 if not matched[1]:
                     raise _NotLiteral("elements known only at run time")
-                result.extend(self._comprehend(expr, rest, matched[0], depth))
+                result.extend(self.comprehend(expr, rest, matched[0], depth))
             return result
+        truth = self.filter_truth(_single(self.eval(qual, env, depth), "a filter known only at run time"))
+        if truth is None:
+            raise _NotLiteral("a filter known only at run time")
+        return self.comprehend(expr, rest, env, depth) if truth else []
+
+    # -- patterns
+
+    def match_list(self, patterns: list, values: list, env: dict) -> tuple | None:
+        if not isinstance(patterns, list) or len(patterns) != len(values):
+            return None
+        certain = True
+        for pattern, value in zip(patterns, values):
+            matched = self.match(pattern, value, env)
+            if matched is None:
+                return None
+            env = matched[0]
+            certain = certain and matched[1]
+        return env, certain
+
+    @staticmethod
+    def match_var(key: object, value: object, env: dict) -> tuple:
+        if key in env:
+            return _matched(_same(env[key], value), env)
+        bound = dict(env)
+        bound[key] = value
+        return bound, True
+
+    def match_both(self, first: object, second: object, value: object, env: dict) -> tuple | None:
+        """``First = Second`` as a pattern: both match ``value``."""
+        one = self.match(first, value, env)
+        if one is None:
+            return None
+        two = self.match(second, value, one[0])
+        if two is None:
+            return None
+        return two[0], one[1] and two[1]
+
+    def match_tuple(self, elements: list, pattern: object, value: object, env: dict) -> tuple | None:
+        if isinstance(value, tuple):
+            return self.match_list(elements, list(value), env)
+        return self.bind_unknown(pattern, env) if isinstance(value, Unknown) else None
+
+    def match_map(self, assocs: list, pattern: object, value: object, env: dict) -> tuple | None:
+        """``#{Key := Pattern}``: ``assocs`` are ``(key expression, value pattern)`` pairs."""
+        if isinstance(value, Unknown):
+            return self.bind_unknown(pattern, env)
+        if not isinstance(value, dict):
+            return None
+        certain = True
+        for key_expr, value_pattern in assocs:
+            keys = self.eval(key_expr, env, 0)
+            if len(keys) != 1:
+                return self.bind_unknown(pattern, env)
+            found, item = _map_get(value, keys[0][0])
+            if found is False:
+                return None
+            if found is None:
+                return self.bind_unknown(pattern, env)
+            matched = self.match(value_pattern, item, env)
+            if matched is None:
+                return None
+            env, certain = matched[0], certain and matched[1]
+        return env, certain
+
+    def bind_unknown(self, pattern: object, env: dict) -> tuple:
+        """A match that cannot be decided: bind the pattern's new variables to unknowns."""
+        bound = dict(env)
+        for node in _walk(pattern):
+            var = self.new_var(node)
+            if var is not None and var[0] not in bound:
+                bound[var[0]] = Unknown(f"the variable {var[1]} bound by a pattern{var[2]}")
+        return bound, False
+
+
+class _NotLiteral(Exception):
+    """A comprehension whose result is not known statically; the message says why."""
+
+
+def _single(outcomes: list, why: str) -> object:
+    """The value of the one outcome in ``outcomes`` (of a comprehension's part)."""
+    if len(outcomes) != 1:
+        raise _NotLiteral(why)
+    return outcomes[0][0]
+
+
+def _described(value: object, default: str) -> str:
+    unknown = value if isinstance(value, Unknown) else None
+    if isinstance(value, ImproperList) and isinstance(value.tail, Unknown):
+        unknown = value.tail
+    return unknown.reason if unknown is not None else default
+
+
+# --- Erlang abstract code -------------------------------------------------------------------
+
+
+def _line(anno: object) -> int | None:
+    if isinstance(anno, int) and not isinstance(anno, bool):
+        return anno
+    if isinstance(anno, tuple) and anno and isinstance(anno[0], int):
+        return anno[0]
+    if isinstance(anno, list):
+        for item in anno:
+            if isinstance(item, tuple) and len(item) == 2 and item[0] == Atom("location"):
+                return _line(item[1])
+    return None
+
+
+def _at(anno: object) -> str:
+    line = _line(anno)
+    return f" (line {line})" if line is not None else ""
+
+
+_A = Atom
+_ERL_LITERALS = (_A("atom"), _A("integer"), _A("char"), _A("float"), _A("string"), _A("nil"))
+
+
+def _erl_clause(clause: tuple) -> tuple:
+    """``{clause, Anno, Patterns, GuardSequences, Body}``."""
+    return clause[2], clause[3], clause[4]
+
+
+class _ErlangForms(_Syntax):
+    method = "erlang debug info"
+
+    def __init__(self, module: Atom, forms: list) -> None:
+        super().__init__(module)
+        self.records: dict = {}
+        self.imports: dict = {}  # (name, arity) -> module, from -import
+        for form in forms:
+            if not isinstance(form, tuple) or len(form) < 3:
+                continue
+            if form[0] == _A("function") and len(form) == 5:
+                self.functions[(form[2], form[3])] = form[4]
+            elif form[0] == _A("attribute") and len(form) == 4:
+                if form[2] == _A("record") and isinstance(form[3], tuple) and len(form[3]) == 2:
+                    self.records[form[3][0]] = self._record_fields(form[3][1])
+                elif form[2] == _A("export") and isinstance(form[3], list):
+                    self.exports.update(tuple(x) for x in form[3] if isinstance(x, tuple))
+                elif form[2] == _A("import") and isinstance(form[3], tuple) and len(form[3]) == 2:
+                    for fa in form[3][1] if isinstance(form[3][1], list) else []:
+                        if isinstance(fa, tuple) and len(fa) == 2:
+                            self.imports[tuple(fa)] = form[3][0]
+        self.dispatch = {
+            **dict.fromkeys(_ERL_LITERALS, lambda e, env, d: [(e[2], env)]),
+            _A("nil"): lambda e, env, d: [([], env)],
+            _A("var"): self._var,
+            _A("cons"): self._cons,
+            _A("tuple"): lambda e, env, d: self.build_tuple(e[2], env, d),
+            _A("map"): self._map,
+            _A("match"): lambda e, env, d: self.bind(e[2], e[3], env, d),
+            _A("op"): self._op,
+            _A("call"): self._call,
+            _A("case"): lambda e, env, d: self.case(e[2], e[3], env, d, _erl_clause),
+            _A("if"): lambda e, env, d: self.clauses(e[2], [], env, d, _erl_clause),
+            _A("block"): lambda e, env, d: self.body(e[2], env, d),
+            _A("lc"): lambda e, env, d: self.comprehension(f"a list comprehension{_at(e[1])}", e[2], e[3], env, d),
+            _A("record"): self._record,
+            _A("record_field"): self._record_field,
+            _A("record_index"): self._record_index,
+            _A("bin"): self._bin,
+            _A("fun"): self._fun,
+        }
+
+    @staticmethod
+    def _record_fields(fields: object) -> list:
+        result = []
+        for item in fields if isinstance(fields, list) else []:
+            field = item[1] if isinstance(item, tuple) and item and item[0] == _A("typed_record_field") else item
+            if isinstance(field, tuple) and len(field) >= 3 and field[0] == _A("record_field"):
+                name = field[2][2] if isinstance(field[2], tuple) and len(field[2]) == 3 else None
+                result.append((name, field[3] if len(field) > 3 else None))
+        return result
+
+    # -- how the abstract format is spelt
+
+    def callee(self, node: object) -> object:
+        if not (isinstance(node, tuple) and len(node) == 4 and node[0] == _A("call")):
+            return None
+        fun = node[2]
+        arity = len(node[3]) if isinstance(node[3], list) else -1
+        if isinstance(fun, tuple) and len(fun) == 3 and fun[0] == _A("atom"):
+            return fun[2], arity
+        if isinstance(fun, tuple) and len(fun) == 4 and fun[0] == _A("remote"):
+            mod, name = _lit_atom(fun[2]), _lit_atom(fun[3])
+            if mod == self.module:
+                return name, arity
+            if (mod, name, arity) in _START_LINKS:
+                return _STARTS_SUPERVISOR
+        return None
+
+    @staticmethod
+    def function_clause(clause: object) -> tuple | None:
+        return _erl_clause(clause) if isinstance(clause, tuple) and len(clause) == 5 else None
+
+    def generator(self, qual: object) -> tuple | None:
+        if isinstance(qual, tuple) and qual and qual[0] == _A("generate"):
+            return qual[2], qual[3]
         if isinstance(qual, tuple) and qual and qual[0] in (_A("b_generate"), _A("m_generate")):
             raise _NotLiteral("a binary or map generator")
-        outcomes = self.eval(qual, env, depth)
-        if len(outcomes) != 1 or _unknown_in(outcomes[0][0]) is not None:
-            raise _NotLiteral("a filter known only at run time")
-        if _same(outcomes[0][0], _TRUE):
-            return self._comprehend(expr, rest, env, depth)
-        return []
+        return None
+
+    @staticmethod
+    def filter_truth(value: object) -> bool | None:
+        return None if _unknown_in(value) is not None else _same(value, _TRUE)
+
+    @staticmethod
+    def new_var(node: object) -> tuple | None:
+        if _is_erl_var(node) and node[2] != _A("_"):
+            return node[2], node[2], _at(node[1])
+        return None
+
+    @staticmethod
+    def empty_body() -> object:
+        return Unknown("an empty body")
+
+    # -- expressions
+
+    def eval(self, expr: object, env: dict, depth: int) -> list:
+        self.tick()
+        if not (isinstance(expr, tuple) and expr):
+            return [(Unknown("an unreadable expression"), env)]
+        handler = self.dispatch.get(expr[0])
+        if handler is None:
+            return [(Unknown(f"a {expr[0]} expression{_at(expr[1] if len(expr) > 1 else None)}"), env)]
+        return handler(expr, env, depth)
+
+    @staticmethod
+    def _var(expr, env, depth):
+        name = expr[2]
+        if name in env:
+            return [(env[name], env)]
+        return [(Unknown(f"the unbound variable {name}{_at(expr[1])}"), env)]
+
+    def _cons(self, expr, env, depth):
+        heads = []
+        node = expr
+        while isinstance(node, tuple) and len(node) == 4 and node[0] == _A("cons"):
+            heads.append(node[2])
+            node = node[3]
+        return self.build_list(heads, node, env, depth)
+
+    def _map(self, expr, env, depth):
+        base_expr, assocs = (expr[2], expr[3]) if len(expr) == 4 else (None, expr[2])
+        pairs = [(assoc[2], assoc[3]) for assoc in assocs]
+        exact = [assoc[0] == _A("map_field_exact") for assoc in assocs]
+        return self.build_map(pairs, exact, base_expr, env, depth)
+
+    def _op(self, expr, env, depth):
+        op, anno = expr[2], expr[1]
+        if len(expr) == 4:
+            result = [(self._apply((_ERLANG, op, 1), [v], anno, depth), e) for v, e in self.eval(expr[3], env, depth)]
+        elif op in (_A("andalso"), _A("orelse")):
+            result = []
+            for left, after in self.eval(expr[3], env, depth):
+                if left == (_FALSE if op == _A("andalso") else _TRUE):
+                    result.append((left, after))
+                    continue
+                for right, final in self.eval(expr[4], after, depth):
+                    result.append((self._apply((_ERLANG, op, 2), [left, right], anno, depth), final))
+        else:
+            result = [
+                (self._apply((_ERLANG, op, 2), values, anno, depth), after)
+                for values, after in self.eval_all([expr[3], expr[4]], env, depth)
+            ]
+        return [(v, e) for v, e in result if v is not _CRASHED]
+
+    def _apply(self, mfa: tuple, args: list, anno: object, depth: int) -> object:
+        try:
+            return self.external(mfa, args, _at(anno), depth)
+        except _Crash:
+            return _CRASHED
+
+    def _call(self, expr, env, depth):
+        fun, arg_exprs = expr[2], expr[3]
+        arity = len(arg_exprs)
+        mfa = None
+        if isinstance(fun, tuple) and len(fun) == 3 and fun[0] == _A("atom"):
+            if (fun[2], arity) in self.functions:
+                return self.local_call(fun[2], arg_exprs, env, depth)
+            mfa = (self.imports.get((fun[2], arity), _ERLANG), fun[2], arity)  # -import()ed, else a BIF
+        elif isinstance(fun, tuple) and len(fun) == 4 and fun[0] == _A("remote"):
+            mod, name = _lit_atom(fun[2]), _lit_atom(fun[3])
+            if mod is None or name is None:
+                return [
+                    (Unknown(f"a call to a module or function known only at run time{_at(expr[1])}"), after)
+                    for _v, after in self.eval_all(arg_exprs, env, depth)
+                ]
+            if mod == self.module and (name, arity) in self.functions:
+                return self.local_call(name, arg_exprs, env, depth)
+            mfa = (mod, name, arity)
+        if mfa is None:  # a fun value
+            self.eval_all(arg_exprs, env, depth)  # unused: kept so that step counts stay as they were
+            result = self.call_fun([fun, *arg_exprs], env, depth, _at(expr[1]))
+        else:
+            result = []
+            for args, after in self.eval_all(arg_exprs, env, depth):
+                value = self._apply(mfa, args, expr[1], depth)
+                if value is not _CRASHED:
+                    result.append((value, after))
+        self.check_paths(result)
+        return result
+
+    def _fun(self, expr, env, depth):
+        spec = expr[2]
+        if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == _A("function"):
+            name, arity = spec[1], spec[2]
+        elif isinstance(spec, tuple) and len(spec) == 4 and spec[0] == _A("function"):
+            module, name = _lit_atom(spec[1]), _lit_atom(spec[2])
+            arity = spec[3][2] if isinstance(spec[3], tuple) and len(spec[3]) == 3 else None
+            if module != self.module:
+                return [(Unknown(f"a fun of another module{_at(expr[1])}"), env)]
+        elif isinstance(spec, tuple) and len(spec) == 2 and spec[0] == _A("clauses") and spec[1]:
+            clauses = spec[1]
+            names = {node[2] for node in _walk([c[2] for c in clauses]) if _is_erl_var(node)}
+            outer = {k: v for k, v in env.items() if k not in names}  # fun heads shadow
+            return [(self.closure(len(clauses[0][2]), clauses, outer, _erl_clause, f"fun{_at(expr[1])}"), env)]
+        else:
+            return [(Unknown(f"a fun{_at(expr[1])}"), env)]
+        if (name, arity) not in self.functions:
+            return [(Unknown(f"a fun of an unknown function{_at(expr[1])}"), env)]
+        return [(self.local_fun(name, arity, f"fun {name}/{arity}"), env)]
 
     def _record(self, expr, env, depth):
         if len(expr) == 5:
@@ -1675,14 +1837,8 @@ class _ErlangForms(_Program):
         if definition is None:
             return [(Unknown(f"an undefined record #{name}{_at(expr[1])}"), env)]
         names = [f for f, _d in definition]
-        given = {}
-        wildcard = None
-        for field in fields:
-            fname = field[2][2] if isinstance(field[2], tuple) and len(field[2]) == 3 else None
-            if fname == _A("_"):
-                wildcard = field[3]
-            else:
-                given[fname] = field[3]
+        given = _record_given(fields)
+        wildcard = given.pop(_A("_"), None)
         exprs = []
         for fname, default in definition:
             if fname in given:
@@ -1750,118 +1906,47 @@ class _ErlangForms(_Program):
 
     # -- patterns
 
-    def match_list(self, patterns: list, values: list, env: dict) -> tuple | None:
-        if len(patterns) != len(values):
-            return None
-        certain = True
-        for pattern, value in zip(patterns, values):
-            matched = self.match(pattern, value, env)
-            if matched is None:
-                return None
-            env = matched[0]
-            certain = certain and matched[1]
-        return env, certain
-
     def match(self, pattern: object, value: object, env: dict) -> tuple | None:
-        """``(env, certain)`` when ``pattern`` may match ``value``, ``None`` when it cannot."""
         self.tick()
         tag = pattern[0] if isinstance(pattern, tuple) and pattern else None
         if tag == _A("var"):
-            name = pattern[2]
-            if name == _A("_"):
-                return env, True
-            if name in env:
-                same = _same(env[name], value)
-                return None if same is False else (env, same is True)
-            bound = dict(env)
-            bound[name] = value
-            return bound, True
-        if tag in (_A("atom"), _A("integer"), _A("char"), _A("float"), _A("string"), _A("nil")):
-            literal = [] if tag == _A("nil") else pattern[2]
-            same = _same(literal, value)
-            return None if same is False else (env, same is True)
+            return (env, True) if pattern[2] == _A("_") else self.match_var(pattern[2], value, env)
+        if tag in _ERL_LITERALS:
+            return _matched(_same([] if tag == _A("nil") else pattern[2], value), env)
         if tag == _A("match"):
-            first = self.match(pattern[2], value, env)
-            if first is None:
-                return None
-            second = self.match(pattern[3], value, first[0])
-            if second is None:
-                return None
-            return second[0], first[1] and second[1]
+            return self.match_both(pattern[2], pattern[3], value, env)
         if tag == _A("cons"):
-            value = _as_list(value)
-            if isinstance(value, list) and value:
-                head, tail = value[0], value[1:]
-            elif isinstance(value, ImproperList):
-                head = value.items[0]
-                tail = ImproperList(value.items[1:], value.tail) if len(value.items) > 1 else value.tail
-            elif isinstance(value, Unknown):
-                return self._bind_unknown(pattern, env)
-            else:
-                return None
-            return self.match_list([pattern[2], pattern[3]], [head, tail], env)
+            pair = _uncons(value)
+            if pair is None:
+                return self.bind_unknown(pattern, env) if isinstance(value, Unknown) else None
+            return self.match_list([pattern[2], pattern[3]], list(pair), env)
         if tag == _A("tuple"):
-            if isinstance(value, tuple):
-                return self.match_list(pattern[2], list(value), env)
-            if isinstance(value, Unknown):
-                return self._bind_unknown(pattern, env)
-            return None
+            return self.match_tuple(pattern[2], pattern, value, env)
         if tag == _A("map") and len(pattern) == 3:
-            if isinstance(value, Unknown):
-                return self._bind_unknown(pattern, env)
-            if not isinstance(value, dict):
-                return None
-            certain = True
-            for assoc in pattern[2]:
-                keys = self.eval(assoc[2], env, 0)
-                if len(keys) != 1:
-                    return self._bind_unknown(pattern, env)
-                found, item = _map_get(value, keys[0][0])
-                if found is False:
-                    return None
-                if found is None:
-                    return self._bind_unknown(pattern, env)
-                matched = self.match(assoc[3], item, env)
-                if matched is None:
-                    return None
-                env, certain = matched[0], certain and matched[1]
-            return env, certain
+            return self.match_map([(a[2], a[3]) for a in pattern[2]], pattern, value, env)
         if tag == _A("record") and len(pattern) == 4 and pattern[2] in self.records:
             anno = pattern[1]
-            given = {}
-            for field in pattern[3]:
-                fname = field[2][2] if isinstance(field[2], tuple) and len(field[2]) == 3 else None
-                given[fname] = field[3]
+            given = _record_given(pattern[3])
             rest = given.pop(_A("_"), (_A("var"), anno, _A("_")))
             elements = [given.get(f, rest) for f, _d in self.records[pattern[2]]]
             return self.match((_A("tuple"), anno, [(_A("atom"), anno, pattern[2]), *elements]), value, env)
         if tag == _A("op") and len(pattern) == 4:
             outcomes = self.eval(pattern, env, 0)
             if len(outcomes) == 1 and _unknown_in(outcomes[0][0]) is None:
-                same = _same(outcomes[0][0], value)
-                return None if same is False else (env, same is True)
-        return self._bind_unknown(pattern, env)
-
-    def _bind_unknown(self, pattern: object, env: dict) -> tuple:
-        """A match that cannot be decided: bind the pattern's new variables to unknowns."""
-        bound = dict(env)
-        for node in _walk(pattern):
-            if isinstance(node, tuple) and len(node) == 3 and node[0] == _A("var"):
-                name = node[2]
-                if name != _A("_") and name not in bound:
-                    bound[name] = Unknown(f"the variable {name} bound by a pattern{_at(node[1])}")
-        return bound, False
+                return _matched(_same(outcomes[0][0], value), env)
+        return self.bind_unknown(pattern, env)
 
 
-class _NotLiteral(Exception):
-    """A comprehension whose result is not known statically; the message says why."""
+def _record_given(fields: list) -> dict:
+    """``#r{f = E, _ = W}``: ``{f: E, '_': W}`` (the last of repeated names wins)."""
+    given = {}
+    for field in fields:
+        given[field[2][2] if isinstance(field[2], tuple) and len(field[2]) == 3 else None] = field[3]
+    return given
 
 
-def _described(value: object, default: str) -> str:
-    unknown = value if isinstance(value, Unknown) else None
-    if isinstance(value, ImproperList) and isinstance(value.tail, Unknown):
-        unknown = value.tail
-    return unknown.reason if unknown is not None else default
+def _is_erl_var(node: object) -> bool:
+    return isinstance(node, tuple) and len(node) == 3 and node[0] == _A("var")
 
 
 #: Marks a call that certainly raises (filtered out of the outcomes).
@@ -1908,16 +1993,43 @@ def _var_key(node: tuple) -> tuple:
     return (node[0], _freeze(_meta_get(node[1], "counter")), node[2])
 
 
+def _is_call(node: object, name: str) -> bool:
+    """``node`` is ``{name, Meta, Args}``."""
+    return isinstance(node, tuple) and len(node) == 3 and node[0] == _A(name)
+
+
+def _bar_tail(items: list) -> tuple:
+    """``[a, b | t]``: ``([a, b], t)``; ``(items, None)`` for a list without ``|``."""
+    if items and _is_call(items[-1], "|"):
+        return [*items[:-1], items[-1][2][0]], items[-1][2][1]
+    return list(items), None
+
+
+def _when(patterns: list) -> tuple:
+    """``(patterns, guards)`` of the head of a ``->`` clause (``[X when Guard]``)."""
+    if len(patterns) == 1 and _is_call(patterns[0], "when"):
+        parts = patterns[0][2]
+        return parts[:-1], [parts[-1]]
+    return patterns, []
+
+
+def _arrow_clause(clause: object) -> tuple | None:
+    """``{'->', Meta, [Patterns, Body]}``: one guard sequence per ``when`` (they are ``or``ed)."""
+    if not _is_call(clause, "->"):
+        return None
+    patterns, body = clause[2]
+    patterns, guards = _when(patterns)
+    return patterns, [[g] for g in guards], [body]
+
+
 _EX_LITERAL_TYPES = (Atom, int, float, bytes)
 
 
-class _ElixirDefs(_Program):
+class _ElixirDefs(_Syntax):
     method = "elixir debug info"
 
     def __init__(self, module: Atom, definitions: list) -> None:
         super().__init__(module)
-        self.functions: dict = {}
-        self.exports: set = set()
         for definition in definitions:
             if not (isinstance(definition, tuple) and len(definition) == 4 and isinstance(definition[0], tuple)):
                 continue
@@ -1926,9 +2038,9 @@ class _ElixirDefs(_Program):
             if definition[1] in (_A("def"), _A("defmacro")):
                 self.exports.add(key)
         self.special = {
-            _A("{}"): self._tuple,
+            _A("{}"): lambda e, env, d: self.build_tuple(e[2], env, d),
             _A("%{}"): self._map,
-            _A("="): self._match_expr,
+            _A("="): lambda e, env, d: self.bind(*e[2], env, d),
             _A("__block__"): lambda e, env, d: self.body(e[2], env, d),
             _A("case"): self._case,
             _A("cond"): self._cond,
@@ -1938,51 +2050,47 @@ class _ElixirDefs(_Program):
             _A("&"): self._capture,
         }
 
-    def has_function(self, name: Atom, arity: int) -> bool:
-        return (name, arity) in self.functions
+    # -- how the Elixir AST is spelt
 
-    def call(self, name: Atom, arity: int, args: list, depth: int = 0) -> list:
-        clauses = self.functions.get((name, arity))
-        if clauses is None:
-            return [Unknown(f"the result of the undefined function {name}/{arity}")]
-        if depth > MAX_DEPTH:
-            return [Unknown(f"the result of {name}/{arity}: calls nested deeper than {MAX_DEPTH}")]
-        results: list = []
-        for clause in clauses:
-            if not (isinstance(clause, tuple) and len(clause) == 4):
-                continue
-            matched = self.match_list(clause[1], args, {})
-            if matched is None:
-                continue
-            env, certain = matched
-            passed = self.guard(clause[2], env, depth)
-            if passed is False:
-                continue
-            results.extend(v for v, _e in self.eval(clause[3], env, depth + 1))
-            self.check_paths(results)
-            if certain and passed:
-                break
-        return _dedupe(results)
+    def callee(self, node: object) -> object:
+        if not (isinstance(node, tuple) and len(node) == 3 and isinstance(node[2], list)):
+            return None
+        head, arity = node[0], len(node[2])
+        if isinstance(head, Atom):
+            return head, arity
+        if _is_call(head, ".") and isinstance(head[2], list) and len(head[2]) == 2:
+            if (head[2][0], head[2][1], arity) in _START_LINKS:
+                return _STARTS_SUPERVISOR
+            if head[2][0] == self.module:
+                return head[2][1], arity
+        return None
 
-    def name_entries(self) -> list:
-        callees: dict = {}
-        seeds = set()
-        for key, clauses in self.functions.items():
-            targets = set()
-            for node in _walk(clauses):
-                if not (isinstance(node, tuple) and len(node) == 3 and isinstance(node[2], list)):
-                    continue
-                head = node[0]
-                arity = len(node[2])
-                if isinstance(head, Atom):
-                    targets.add((head, arity))
-                elif isinstance(head, tuple) and len(head) == 3 and head[0] == _A(".") and isinstance(head[2], list):
-                    if len(head[2]) == 2 and (head[2][0], head[2][1], arity) in _START_LINKS:
-                        seeds.add(key)
-                    elif len(head[2]) == 2 and head[2][0] == self.module:
-                        targets.add((head[2][1], arity))
-            callees[key] = targets
-        return sorted(k for k in _reachable(callees, seeds) if k in self.exports)
+    @staticmethod
+    def function_clause(clause: object) -> tuple | None:
+        """``{Meta, Args, Guards, Body}`` (the guards are ``or``ed)."""
+        if not (isinstance(clause, tuple) and len(clause) == 4):
+            return None
+        return clause[1], [[g] for g in clause[2]], [clause[3]]
+
+    def generator(self, qual: object) -> tuple | None:
+        if not _is_call(qual, "<-"):
+            return None
+        pattern, source = qual[2]
+        if _is_call(pattern, "when"):
+            raise _NotLiteral("a generator with a guard")
+        return pattern, source
+
+    filter_truth = staticmethod(_truthy)
+
+    @staticmethod
+    def new_var(node: object) -> tuple | None:
+        if _is_var(node) and not str(node[0]).startswith("_"):
+            return _var_key(node), node[0], _ex_at(node[1])
+        return None
+
+    @staticmethod
+    def empty_body() -> object:
+        return _NIL
 
     # -- expressions
 
@@ -1991,9 +2099,9 @@ class _ElixirDefs(_Program):
         if isinstance(expr, _EX_LITERAL_TYPES):
             return [(expr, env)]
         if isinstance(expr, list):
-            return self._list(expr, env, depth)
+            return self.build_list(*_bar_tail(expr), env, depth)
         if isinstance(expr, tuple) and len(expr) == 2:
-            return [(tuple(values), after) for values, after in self.eval_all(list(expr), env, depth)]
+            return self.build_tuple(list(expr), env, depth)
         if not (isinstance(expr, tuple) and len(expr) == 3):
             return [(Unknown("an unreadable expression"), env)]
         head, meta, args = expr
@@ -2007,111 +2115,26 @@ class _ElixirDefs(_Program):
             if handler is not None:
                 return handler(expr, env, depth)
             if (head, len(args)) in self.functions:
-                result = []
-                for values, after in self.eval_all(args, env, depth):
-                    result.extend((v, after) for v in self.call(head, len(args), values, depth + 1))
-                self.check_paths(result)
-                return result
+                return self.local_call(head, args, env, depth)
             return [(Unknown(f"a {head} expression{_ex_at(meta)}"), env)]
-        if isinstance(head, tuple) and len(head) == 3 and head[0] == _A(".") and isinstance(args, list):
+        if _is_call(head, ".") and isinstance(args, list):
             return self._remote(expr, env, depth)
         return [(Unknown(f"an expression{_ex_at(meta)}"), env)]
-
-    def eval_all(self, exprs: list, env: dict, depth: int) -> list:
-        states = [([], env)]
-        for expr in exprs:
-            new = []
-            for values, current in states:
-                for value, after in self.eval(expr, current, depth):
-                    new.append(([*values, value], after))
-            self.check_paths(new)
-            states = new
-        return states
-
-    def body(self, exprs: list, env: dict, depth: int) -> list:
-        states = [(_NIL, env)]
-        for expr in exprs:
-            new = []
-            for _value, current in states:
-                new.extend(self.eval(expr, current, depth))
-            self.check_paths(new)
-            states = new
-        return states
-
-    def _list(self, expr: list, env: dict, depth: int) -> list:
-        items = list(expr)
-        tail: object = []
-        if items and isinstance(items[-1], tuple) and len(items[-1]) == 3 and items[-1][0] == _A("|"):
-            last = items.pop()
-            items.extend([last[2][0]])
-            tail = last[2][1]
-            with_tail = True
-        else:
-            with_tail = False
-        result = []
-        for values, after in self.eval_all([*items, tail] if with_tail else items, env, depth):
-            if with_tail:
-                value = values[-1]
-                for item in reversed(values[:-1]):
-                    value = _cons(item, value)
-            else:
-                value = values
-            result.append((value, after))
-        return result
-
-    def _tuple(self, expr, env, depth):
-        return [(tuple(values), after) for values, after in self.eval_all(expr[2], env, depth)]
 
     def _map(self, expr, env, depth):
         pairs = expr[2]
         base_expr = None
-        if len(pairs) == 1 and isinstance(pairs[0], tuple) and len(pairs[0]) == 3 and pairs[0][0] == _A("|"):
+        if len(pairs) == 1 and _is_call(pairs[0], "|"):
             base_expr, pairs = pairs[0][2][0], pairs[0][2][1]
         if not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
             return [(Unknown(f"a map{_ex_at(expr[1])}"), env)]
-        exprs = [x for pair in pairs for x in pair]
-        if base_expr is not None:
-            exprs.append(base_expr)
-        result = []
-        for values, after in self.eval_all(exprs, env, depth):
-            mapping: object = values[-1] if base_expr is not None else {}
-            if isinstance(mapping, Unknown):
-                result.append((mapping, after))
-                continue
-            if not isinstance(mapping, dict):
-                continue
-            crashed = False
-            for index in range(len(pairs)):
-                key, value = values[2 * index], values[2 * index + 1]
-                if base_expr is not None and isinstance(mapping, dict) and _map_get(mapping, key)[0] is False:
-                    crashed = True  # %{map | key: v} needs the key
-                    break
-                mapping = mapping if isinstance(mapping, Unknown) else _map_put(mapping, key, value)
-            if not crashed:
-                result.append((mapping, after))
-        return result
-
-    def _match_expr(self, expr, env, depth):
-        pattern, right = expr[2]
-        result = []
-        for value, after in self.eval(right, env, depth):
-            matched = self.match(pattern, value, after)
-            if matched is not None:
-                result.append((value, matched[0]))
-        return result
+        return self.build_map(pairs, [base_expr is not None] * len(pairs), base_expr, env, depth)  # %{m | k: v}
 
     def _remote(self, expr, env, depth):
         head, meta, args = expr
         target = head[2]
         if isinstance(target, list) and len(target) == 1:  # fun.(args)
-            result = []
-            for values, after in self.eval_all([target[0], *args], env, depth):
-                called, call_args = values[0], values[1:]
-                if isinstance(called, _Fun) and called.arity == len(call_args):
-                    result.extend((v, after) for v in called.invoke(call_args, depth + 1))
-                else:
-                    result.append((Unknown(f"the result of calling a fun{_ex_at(meta)}"), after))
-            return result
+            return self.call_fun([target[0], *args], env, depth, _ex_at(meta))
         if not (isinstance(target, list) and len(target) == 2 and isinstance(target[1], Atom)):
             return [(Unknown(f"a call{_ex_at(meta)}"), env)]
         module_expr, name = target
@@ -2144,22 +2167,12 @@ class _ElixirDefs(_Program):
         first = clauses[0] if clauses else None
         if not (isinstance(first, tuple) and len(first) == 3 and isinstance(first[2], list) and first[2]):
             return [(Unknown(f"a fn{_ex_at(expr[1])}"), env)]
-        patterns = first[2][0]
-        if len(patterns) == 1 and isinstance(patterns[0], tuple) and len(patterns[0]) == 3:
-            if patterns[0][0] == _A("when"):
-                patterns = patterns[0][2][:-1]
-        where = _ex_at(expr[1])
-
-        def invoke(args: list, d: int) -> list:
-            if d > MAX_DEPTH:
-                return [Unknown(f"the result of a fn{where}: calls nested deeper than {MAX_DEPTH}")]
-            return _dedupe([v for v, _e in self.arrow_clauses(clauses, args, env, d)])
-
-        return [(_Fun(len(patterns), invoke, f"the fn{where}"), env)]
+        arity = len(_when(first[2][0])[0])
+        return [(self.closure(arity, clauses, env, _arrow_clause, f"fn{_ex_at(expr[1])}"), env)]
 
     def _capture(self, expr, env, depth):
         inner = expr[2][0] if len(expr[2]) == 1 else None
-        if isinstance(inner, tuple) and len(inner) == 3 and inner[0] == _A("/") and len(inner[2]) == 2:
+        if _is_call(inner, "/") and len(inner[2]) == 2:
             target, arity = inner[2]
             name = None
             if isinstance(target, tuple) and len(target) == 3 and isinstance(target[0], Atom):
@@ -2169,7 +2182,7 @@ class _ElixirDefs(_Program):
                 if len(dot) == 3 and dot[0] == _A(".") and len(dot[2]) == 2 and dot[2][0] == self.module:
                     name = dot[2][1]
             if name is not None and (name, arity) in self.functions:
-                return [(_Fun(arity, lambda args, d: self.call(name, arity, args, d), f"&{name}/{arity}"), env)]
+                return [(self.local_fun(name, arity, f"&{name}/{arity}"), env)]
         return [(Unknown(f"a captured function{_ex_at(expr[1])}"), env)]
 
     def _case(self, expr, env, depth):
@@ -2177,34 +2190,7 @@ class _ElixirDefs(_Program):
         clauses = _do_block(options)
         if clauses is None:
             return [(Unknown(f"a case expression{_ex_at(expr[1])}"), env)]
-        result = []
-        for value, after in self.eval(subject, env, depth):
-            result.extend(self.arrow_clauses(clauses, [value], after, depth))
-        return result
-
-    def arrow_clauses(self, clauses: list, values: list, env: dict, depth: int) -> list:
-        result = []
-        for clause in clauses:
-            if not (isinstance(clause, tuple) and len(clause) == 3 and clause[0] == _A("->")):
-                return [(Unknown("an unreadable clause"), env)]
-            patterns, body = clause[2]
-            guards: list = []
-            if len(patterns) == 1 and isinstance(patterns[0], tuple) and len(patterns[0]) == 3:
-                if patterns[0][0] == _A("when"):
-                    parts = patterns[0][2]
-                    patterns, guards = parts[:-1], [parts[-1]]
-            matched = self.match_list(patterns, values, env)
-            if matched is None:
-                continue
-            bound, certain = matched
-            passed = self.guard(guards, bound, depth)
-            if passed is False:
-                continue
-            result.extend(self.eval(body, bound, depth))
-            self.check_paths(result)
-            if certain and passed:
-                break
-        return result
+        return self.case(subject, clauses, env, depth, _arrow_clause)
 
     def _cond(self, expr, env, depth):
         clauses = _do_block(expr[2][0]) if expr[2] else None
@@ -2234,44 +2220,7 @@ class _ElixirDefs(_Program):
         body = _do_block(options) if isinstance(options, list) else None
         if body is None or len(options) != 1:
             return [(Unknown(f"a for comprehension with options{_ex_at(expr[1])}"), env)]
-        try:
-            return [(self._comprehend(body, args[:-1], env, depth), env)]
-        except _NotLiteral as exc:
-            return [(Unknown(f"a for comprehension{_ex_at(expr[1])} over {exc}"), env)]
-
-    def _comprehend(self, body: object, quals: list, env: dict, depth: int) -> list:
-        if not quals:
-            outcomes = self.eval(body, env, depth)
-            if len(outcomes) != 1:
-                raise _NotLiteral("values that depend on run-time branches")
-            return [outcomes[0][0]]
-        qual, rest = quals[0], quals[1:]
-        if isinstance(qual, tuple) and len(qual) == 3 and qual[0] == _A("<-"):
-            pattern, source = qual[2]
-            if isinstance(pattern, tuple) and len(pattern) == 3 and pattern[0] == _A("when"):
-                raise _NotLiteral("a generator with a guard")
-            outcomes = self.eval(source, env, depth)
-            if len(outcomes) != 1:
-                raise _NotLiteral("values that depend on run-time branches")
-            items = _proper(outcomes[0][0])
-            if items is None:
-                raise _NotLiteral(_described(outcomes[0][0], "a list known only at run time"))
-            result = []
-            for item in items:
-                matched = self.match(pattern, item, env)
-                if matched is None:
-                    continue
-                if not matched[1]:
-                    raise _NotLiteral("elements known only at run time")
-                result.extend(self._comprehend(body, rest, matched[0], depth))
-            return result
-        outcomes = self.eval(qual, env, depth)
-        if len(outcomes) != 1:
-            raise _NotLiteral("a filter known only at run time")
-        truth = _truthy(outcomes[0][0])
-        if truth is None:
-            raise _NotLiteral("a filter known only at run time")
-        return self._comprehend(body, rest, env, depth) if truth else []
+        return self.comprehension(f"a for comprehension{_ex_at(expr[1])}", body, args[:-1], env, depth)
 
     def _bin(self, expr, env, depth):
         data = bytearray()
@@ -2279,141 +2228,53 @@ class _ElixirDefs(_Program):
             if isinstance(part, bytes):
                 data.extend(part)
                 continue
-            if isinstance(part, tuple) and len(part) == 3 and part[0] == _A("::") and isinstance(part[2][0], bytes):
-                spec = part[2][1]
-                if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == _A("binary"):
-                    data.extend(part[2][0])
-                    continue
+            if _is_call(part, "::") and isinstance(part[2][0], bytes) and _is_call(part[2][1], "binary"):
+                data.extend(part[2][0])
+                continue
             return [(Unknown(f"a binary built at run time{_ex_at(expr[1])}"), env)]
         return [(bytes(data), env)]
 
-    def guard(self, guards: list, env: dict, depth: int) -> bool | None:
-        if not guards:
-            return True
-        answer: bool | None = False
-        for test in guards:
-            values = [v for v, _e in self.eval(test, env, depth)]
-            if values and all(_same(v, _TRUE) for v in values):
-                return True
-            if values and not all(_unknown_in(v) is None for v in values):
-                answer = None
-        return answer
-
     # -- patterns
-
-    def match_list(self, patterns: list, values: list, env: dict) -> tuple | None:
-        if not isinstance(patterns, list) or len(patterns) != len(values):
-            return None
-        certain = True
-        for pattern, value in zip(patterns, values):
-            matched = self.match(pattern, value, env)
-            if matched is None:
-                return None
-            env = matched[0]
-            certain = certain and matched[1]
-        return env, certain
 
     def match(self, pattern: object, value: object, env: dict) -> tuple | None:
         self.tick()
-        if isinstance(pattern, _EX_LITERAL_TYPES):
-            same = _same(pattern, value)
-            return None if same is False else (env, same is True)
-        if isinstance(pattern, list) and not pattern:
-            same = _same([], value)
-            return None if same is False else (env, same is True)
+        if isinstance(pattern, _EX_LITERAL_TYPES) or (isinstance(pattern, list) and not pattern):
+            return _matched(_same(pattern, value), env)
         if isinstance(pattern, list):
-            items = list(pattern)
-            tail_pattern: object = []
-            if items and isinstance(items[-1], tuple) and len(items[-1]) == 3 and items[-1][0] == _A("|"):
-                last = items.pop()
-                items.append(last[2][0])
-                tail_pattern = last[2][1]
+            items, tail_pattern = _bar_tail(pattern)
             certain = True
-            current = _as_list(value)
+            current = value
             for item in items:
-                if isinstance(current, list) and current:
-                    head, current = current[0], current[1:]
-                elif isinstance(current, ImproperList):
-                    head = current.items[0]
-                    current = ImproperList(current.items[1:], current.tail) if len(current.items) > 1 else current.tail
-                elif isinstance(current, Unknown):
-                    return self._bind_unknown(pattern, env)
-                else:
-                    return None
-                matched = self.match(item, head, env)
+                pair = _uncons(current)
+                if pair is None:
+                    return self.bind_unknown(pattern, env) if isinstance(current, Unknown) else None
+                matched = self.match(item, pair[0], env)
                 if matched is None:
                     return None
-                env, certain = matched[0], certain and matched[1]
-            matched = self.match(tail_pattern, current, env)
+                env, certain, current = matched[0], certain and matched[1], pair[1]
+            matched = self.match([] if tail_pattern is None else tail_pattern, current, env)
             if matched is None:
                 return None
             return matched[0], certain and matched[1]
         if isinstance(pattern, tuple) and len(pattern) == 2:
-            if isinstance(value, tuple):
-                return self.match_list(list(pattern), list(value), env) if len(value) == 2 else None
-            return self._bind_unknown(pattern, env) if isinstance(value, Unknown) else None
+            return self.match_tuple(list(pattern), pattern, value, env)
         if not (isinstance(pattern, tuple) and len(pattern) == 3):
-            return self._bind_unknown(pattern, env)
+            return self.bind_unknown(pattern, env)
         head = pattern[0]
         if _is_var(pattern):
-            if str(head).startswith("_"):
-                return env, True
-            key = _var_key(pattern)
-            if key in env:
-                same = _same(env[key], value)
-                return None if same is False else (env, same is True)
-            bound = dict(env)
-            bound[key] = value
-            return bound, True
+            return (env, True) if str(head).startswith("_") else self.match_var(_var_key(pattern), value, env)
         if head == _A("^") and pattern[2] and _is_var(pattern[2][0]):
             key = _var_key(pattern[2][0])
             if key not in env:
-                return self._bind_unknown(pattern, env)
-            same = _same(env[key], value)
-            return None if same is False else (env, same is True)
+                return self.bind_unknown(pattern, env)
+            return _matched(_same(env[key], value), env)
         if head == _A("="):
-            first = self.match(pattern[2][0], value, env)
-            if first is None:
-                return None
-            second = self.match(pattern[2][1], value, first[0])
-            if second is None:
-                return None
-            return second[0], first[1] and second[1]
+            return self.match_both(pattern[2][0], pattern[2][1], value, env)
         if head == _A("{}"):
-            if isinstance(value, tuple):
-                return self.match_list(pattern[2], list(value), env)
-            return self._bind_unknown(pattern, env) if isinstance(value, Unknown) else None
+            return self.match_tuple(pattern[2], pattern, value, env)
         if head == _A("%{}") and all(isinstance(p, tuple) and len(p) == 2 for p in pattern[2]):
-            if isinstance(value, Unknown):
-                return self._bind_unknown(pattern, env)
-            if not isinstance(value, dict):
-                return None
-            certain = True
-            for key_expr, value_pattern in pattern[2]:
-                keys = self.eval(key_expr, env, 0)
-                if len(keys) != 1:
-                    return self._bind_unknown(pattern, env)
-                found, item = _map_get(value, keys[0][0])
-                if found is False:
-                    return None
-                if found is None:
-                    return self._bind_unknown(pattern, env)
-                matched = self.match(value_pattern, item, env)
-                if matched is None:
-                    return None
-                env, certain = matched[0], certain and matched[1]
-            return env, certain
-        return self._bind_unknown(pattern, env)
-
-    @staticmethod
-    def _bind_unknown(pattern: object, env: dict) -> tuple:
-        bound = dict(env)
-        for node in _walk(pattern):
-            if _is_var(node) and not str(node[0]).startswith("_"):
-                key = _var_key(node)
-                if key not in bound:
-                    bound[key] = Unknown(f"the variable {node[0]} bound by a pattern{_ex_at(node[1])}")
-        return bound, False
+            return self.match_map(pattern[2], pattern, value, env)
+        return self.bind_unknown(pattern, env)
 
 
 def _do_block(options: object) -> object:
@@ -2439,7 +2300,7 @@ _OP_MOVE, _OP_GET_LIST, _OP_GET_TUPLE_ELEMENT = 64, 65, 66
 _OP_PUT_LIST, _OP_PUT_TUPLE, _OP_PUT = 69, 70, 71
 _OP_CRASH = frozenset((72, 73, 74, 107, 108, 161, 180))  # badmatch, if_end, case_end, try_case_end, raise...
 _OP_TRIM, _OP_LINE = 136, 153
-_OP_PUT_MAP_ASSOC, _OP_PUT_MAP_EXACT, _OP_IS_MAP, _OP_HAS_MAP_FIELDS, _OP_GET_MAP_ELEMENTS = 154, 155, 156, 157, 158
+_OP_PUT_MAP_ASSOC, _OP_PUT_MAP_EXACT, _OP_HAS_MAP_FIELDS, _OP_GET_MAP_ELEMENTS = 154, 155, 157, 158
 _OP_IS_TAGGED_TUPLE, _OP_GET_HD, _OP_GET_TL, _OP_PUT_TUPLE2, _OP_SWAP, _OP_INIT_YREGS = 159, 162, 163, 164, 169, 172
 _OP_NOOP = frozenset((_OP_LABEL, _OP_TEST_HEAP, _OP_LINE, 183, 184))  # + executable_line, debug_line
 #: Type tests: opcode -> the kinds (see :func:`_kind`) that pass.
@@ -2459,6 +2320,10 @@ _OP_TYPE_TESTS = {
 _OP_OPAQUE_TESTS = frozenset((49, 50, 51, 77, 115))
 _OP_COMPARE = {39: "<", 40: ">=", 41: "==", 42: "/=", 43: "=:=", 44: "=/="}
 _OP_IS_NIL, _OP_IS_NONEMPTY_LIST, _OP_TEST_ARITY, _OP_IS_BOOLEAN = 52, 56, 58, 114
+
+
+#: Compact-term tags that name a kind of operand (see :class:`_Operand`).
+_TAG_KINDS = {0: "u", 3: "x", 4: "y", 5: "f"}
 
 
 class _Operand:
@@ -2522,23 +2387,13 @@ class _Code:
                 return _Operand("lit", struct.unpack(">d", code[pos : pos + 8])[0]), pos + 8
             raise _BadCode(f"extended operand {ext}")
         value, pos = self._number(pos, signed=tag == 1)
-        if tag == 0:
-            return _Operand("u", value), pos
-        if tag == 1:
-            return _Operand("lit", value), pos
         if tag == 2:
             if value == 0:
                 return _Operand("lit", []), pos
             if value > len(self.atoms):
                 raise _BadCode(f"atom {value} is outside the atom table")
             return _Operand("lit", self.atoms[value - 1]), pos
-        if tag == 3:
-            return _Operand("x", value), pos
-        if tag == 4:
-            return _Operand("y", value), pos
-        if tag == 5:
-            return _Operand("f", value), pos
-        return _Operand("lit", value), pos  # h: a character
+        return _Operand(_TAG_KINDS.get(tag, "lit"), value), pos  # i and h (a character): literals
 
     def _number(self, pos: int, signed: bool) -> tuple:
         code = self.code
@@ -2616,8 +2471,8 @@ class _Bytecode(_Program):
         self.code = code
         self.imports = imports
         self.exports = {(name, arity) for name, arity, _label in exports}
-        self.entry = {(name, arity): label for name, arity, label in exports}
-        self.entry.update(code.functions)
+        self.functions = {(name, arity): label for name, arity, label in exports}
+        self.functions.update(code.functions)
         self.funs: list = []  # FunT: (arity, label, free variables)
         if funs and len(funs) >= 4:
             count = struct.unpack_from(">I", funs, 0)[0]
@@ -2636,16 +2491,7 @@ class _Bytecode(_Program):
 
         return _Fun(arity - free, invoke, f"a fun{self._where(label)}")
 
-    def has_function(self, name: Atom, arity: int) -> bool:
-        return (name, arity) in self.entry
-
-    def call(self, name: Atom, arity: int, args: list, depth: int = 0) -> list:
-        label = self.entry.get((name, arity))
-        if label is None:
-            return [Unknown(f"the result of the undefined function {name}/{arity}")]
-        return self.run(label, args, depth)
-
-    def name_entries(self) -> list:
+    def call_graph(self) -> tuple:
         callees: dict = {}
         seeds = set()
         current = None
@@ -2663,20 +2509,21 @@ class _Bytecode(_Program):
                 index = operands[1].value
                 if 0 <= index < len(self.imports) and tuple(self.imports[index]) in _START_LINKS:
                     seeds.add(current)
-        return sorted(k for k in _reachable(callees, seeds) if k in self.exports)
+        return callees, seeds
 
     def _where(self, label: int) -> str:
         function = self.code.function_at.get(label)
         return f" in {function[0]}/{function[1]}" if function else ""
 
-    def run(self, label: int, args: list, depth: int) -> list:
-        """Possible return values of the function whose entry is ``label``."""
-        where = self._where(label)
+    def run(self, entry: int, args: list, depth: int, what: str = "") -> list:
+        """Possible return values of the function whose entry is the label ``entry`` (which says
+        where it is: ``what`` is not needed)."""
+        where = self._where(entry)
         if depth > MAX_DEPTH:
             return [Unknown(f"a result{where}: calls nested deeper than {MAX_DEPTH}")]
-        start = self.code.labels.get(label)
+        start = self.code.labels.get(entry)
         if start is None:
-            return [Unknown(f"a call to the missing label {label}")]
+            return [Unknown(f"a call to the missing label {entry}")]
         results: list = []
         paths = [_Frame(start, dict(enumerate(args)), {})]
         forks = 0
@@ -3009,13 +2856,7 @@ class _Bytecode(_Program):
 
 
 def _split(value: object, unknown: Unknown) -> tuple:
-    value = _as_list(value)
-    if isinstance(value, list) and value:
-        return value[0], value[1:]
-    if isinstance(value, ImproperList):
-        tail = ImproperList(value.items[1:], value.tail) if len(value.items) > 1 else value.tail
-        return value.items[0], tail
-    return unknown, unknown
+    return _uncons(value) or (unknown, unknown)
 
 
 # --- reading the results of init/1 -----------------------------------------------------------
