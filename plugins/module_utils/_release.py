@@ -514,6 +514,8 @@ def _app_manifest(app) -> dict:
         entry["included_applications"] = list(app.included_applications)
     if app.applications:
         entry["applications"] = list(app.applications)
+    if app.app_spec is not None:
+        entry["app"] = format_term(app.app_spec) + ".\n"
     if app.appup is not None:
         entry["appup"] = format_term(app.appup) + ".\n"
     priv_so = [p[len(app.lib_dir) + 1:] if p.startswith(app.lib_dir + "/") else p for p in app.priv_so]
@@ -765,7 +767,7 @@ class Release:
         generator (:mod:`._appup`) uses exactly like this release. A node can report it, so that
         no copy of the release it runs is needed on the controller. What it holds: name, version,
         ERTS version, layout; per application in ``.rel`` order its version, start type, whether
-        its code is bundled, its ``.app`` dependencies, its appup (term text) and per module the
+        its code is bundled, its ``.app`` dependencies, its ``.app`` and its appup (term texts) and per module the
         code MD5 (``beam_lib:md5``), the MD5 of every chunk but ``CInf`` (``beam_lib:cmp``), the
         behaviours, the imports of modules of the same application, the code_change exports, whether
         it calls ``erlang:load_nif/2``, whether it is Elixir, and a supervisor's child specs; the MD5 of
@@ -896,6 +898,7 @@ class AppFacts:
         applications=(),
         included_applications=None,
         priv_so=(),
+        app_spec: object = None,
     ) -> None:
         self.name = name
         self.vsn = vsn
@@ -910,6 +913,7 @@ class AppFacts:
         self.included_applications = None if included_applications is None else list(included_applications)
         self.lib_dir = f"lib/{name}-{vsn}"
         self.priv_so = [f"{self.lib_dir}/{p}" for p in priv_so]
+        self.app_spec = app_spec  # the parsed .app term, None when the manifest does not carry it
 
     @property
     def module_names(self) -> list:
@@ -1052,13 +1056,15 @@ class _Reader:
             raise self.fail(f"{where}.start_type", f"{start_type!r} is not one of {', '.join(START_TYPES)}")
         modules = self.dict_(data.get("modules", {}), f"{where}.modules")
         facts = [self.module(m, modules[m], f"{where}.modules.{m}") for m in sorted(modules)]
-        appup = None
-        if data.get("appup") is not None:
-            text_ = self.str_(data["appup"], f"{where}.appup")
-            try:
-                appup = parse_one(text_, f"{self.source}: {where}.appup")
-            except TermSyntaxError as exc:
-                raise ReleaseError(str(exc)) from None
+        appup = self.term(data, "appup", where)
+        app_spec = self.term(data, "app", where)
+        if app_spec is not None and not (
+            isinstance(app_spec, tuple) and len(app_spec) == 3 and app_spec[0] == Atom("application")
+            and app_spec[1] == Atom(name) and isinstance(app_spec[2], list)
+        ):
+            raise self.fail(
+                f"{where}.app", f"expected {{application, {name}, [Key-Value]}}, got {format_term(app_spec)}"
+            )
         included = data.get("included_applications")
         bundled = data.get("bundled", True)
         if not isinstance(bundled, bool):
@@ -1073,7 +1079,18 @@ class _Reader:
             applications=self.strs(data, "applications", where),
             included_applications=None if included is None else self.strs(data, "included_applications", where),
             priv_so=self.strs(data, "priv_so", where),
+            app_spec=app_spec,
         )
+
+    def term(self, data: dict, key: str, where: str) -> object:
+        """The Erlang term whose text is ``data[key]``, or ``None``."""
+        if data.get(key) is None:
+            return None
+        text_ = self.str_(data[key], f"{where}.{key}")
+        try:
+            return parse_one(text_, f"{self.source}: {where}.{key}")
+        except TermSyntaxError as exc:
+            raise ReleaseError(str(exc)) from None
 
 
 _MODULE_KEYS = frozenset(

@@ -326,9 +326,9 @@ drift:
 manifest:
   description:
     - The manifest of the running release (or, when the node is down, the permanent one), read
-      from its files. It lists the C(.rel), the applications with their versions and appups, and
-      every module's MD5, behaviours, local imports and code_change exports.
-    - M(erlang.otp.appup) accepts it in place of an old release.
+      from its files. It lists the C(.rel), the applications with their versions, C(.app) files and
+      appups, and every module's MD5, behaviours, local imports and code_change exports.
+    - M(erlang.otp.appup) and M(erlang.otp.relup) accept it in place of an old release.
   returned: when O(manifest=true)
   type: dict
   sample: {format: 1, name: shop, vsn: 1.0.0, erts_vsn: 13.1.5, layout: relx, apps: [], consolidated: {}}

@@ -1009,6 +1009,7 @@ def facts_release() -> ReleaseFacts:
             applications=["kernel"],
             appup=("1", [("0", [])], [("0", [])]),
             priv_so=["priv/x.so"],
+            app_spec=(A("application"), A("a"), [(A("vsn"), "1"), (A("modules"), [A("x"), A("s"), A("g"), A("lib")])]),
         ),
         app("k", "8", bundled=False, start_type="load"),
         consolidated={"Elixir.P": proto("Elixir.P", "1", "1")},
@@ -1023,6 +1024,8 @@ def test_manifest_round_trip():
     assert again.manifest() == manifest
     a = again.app("a")
     assert a.appup == ("1", [("0", [])], [("0", [])])
+    assert a.app_spec[2][1] == (A("modules"), [A("x"), A("s"), A("g"), A("lib")])
+    assert again.app("k").app_spec is None
     assert a.loads_nif
     assert again.app("k").bundled is False
     g = a.modules["g"]
@@ -1071,6 +1074,8 @@ def test_generation_from_a_manifest_equals_generation_from_facts():
         (lambda m: m["apps"][0]["modules"]["g"].update(imports="lib"), "imports: expected a list"),
         (lambda m: m["apps"][0]["modules"]["g"].update(code_change="yes"), "code_change: expected true or false"),
         (lambda m: m["apps"][0].update(appup="{1,"), r"apps\[0\] \(a\).appup"),
+        (lambda m: m["apps"][0].update(app="{application, b, []}."), r"apps\[0\] \(a\).app: expected"),
+        (lambda m: m["apps"][0].update(app="{application, a, ["), r"apps\[0\] \(a\).app"),
         (lambda m: m["apps"].append(dict(m["apps"][0])), "listed twice"),
         (lambda m: m["consolidated"]["Elixir.P"].pop("md5"), "consolidated.Elixir.P.md5"),
     ],
