@@ -1,0 +1,145 @@
+# Copyright (c) erlang.otp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Upgrade package writing: members kept byte for byte, additions, determinism, refusals."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+
+import pytest
+from ansible_collections.erlang.otp.plugins.module_utils._archive import ArchiveError
+from ansible_collections.erlang.otp.plugins.module_utils._package import pack_directory, write_package
+
+FILES = {
+    "bin/r": (b"#!/bin/sh\necho r\n", 0o755),
+    "lib/a-1/ebin/a.app": (b"{application,a,[{vsn,\"1\"}]}.\n", 0o644),
+    "lib/a-1/ebin/a.appup": (b"old appup\n", 0o644),
+    "releases/1/r.rel": (b"{release,{\"r\",\"1\"},{erts,\"13\"},[]}.\n", 0o644),
+}
+
+
+def make_tarball(path, prefix: str = "", extra=None) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for directory in ("bin", "lib", "lib/a-1", "lib/a-1/ebin", "releases", "releases/1"):
+            info = tarfile.TarInfo(prefix + directory)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1_600_000_000
+            tar.addfile(info)
+        for name, (data, mode) in FILES.items():
+            info = tarfile.TarInfo(prefix + name)
+            info.size, info.mode, info.mtime, info.uid, info.uname = len(data), mode, 1_600_000_123, 1000, "builder"
+            tar.addfile(info, io.BytesIO(data))
+        for info, data in extra or []:
+            tar.addfile(info, data)
+
+
+def members(data: bytes) -> dict:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        out = {}
+        for info in tar.getmembers():
+            content = tar.extractfile(info).read() if info.isreg() else None
+            out[info.name] = (info.type, info.mode, info.mtime, info.uid, info.uname, content)
+        return out
+
+
+def build(tarball, additions, mtime: int = 7) -> tuple:
+    out = io.BytesIO()
+    result = write_package(tarball, out, additions, mtime=mtime)
+    return out.getvalue(), result
+
+
+def test_members_are_kept_and_additions_appended(tmp_path):
+    tarball = tmp_path / "r-1.tar.gz"
+    make_tarball(tarball)
+    data, result = build(tarball, {"releases/1/relup": b"relup\n", "lib/a-1/ebin/a.appup": b"new appup\n"})
+    before, after = members(tarball.read_bytes()), members(data)
+    assert result.added == ["releases/1/relup"]
+    assert result.replaced == ["lib/a-1/ebin/a.appup"]
+    assert result.sha256 == hashlib.sha256(data).hexdigest() and result.size == len(data)
+    for name, header in before.items():
+        if name != "lib/a-1/ebin/a.appup":
+            assert after[name] == header
+    assert after["lib/a-1/ebin/a.appup"] == (*before["lib/a-1/ebin/a.appup"][:5], b"new appup\n")
+    assert after["releases/1/relup"] == (tarfile.REGTYPE, 0o644, 7, 0, "", b"relup\n")
+    assert list(after)[-1] == "releases/1/relup"
+
+
+def test_same_inputs_give_the_same_bytes(tmp_path):
+    tarball = tmp_path / "r-1.tar.gz"
+    make_tarball(tarball)
+    first, _ = build(tarball, {"releases/1/relup": b"x", "a/b": b"y"})
+    second, _ = build(tarball, {"a/b": b"y", "releases/1/relup": b"x"})
+    assert first == second
+    assert gzip.decompress(first)  # a plain gzip stream
+    assert first[4:8] == b"\0\0\0\0"  # no timestamp in the gzip header
+    other, _ = build(tarball, {"releases/1/relup": b"z", "a/b": b"y"})
+    assert other != first
+
+
+def test_dot_slash_tarballs_keep_their_prefix(tmp_path):
+    tarball = tmp_path / "r-1.tar.gz"
+    make_tarball(tarball, prefix="./")
+    data, result = build(tarball, {"releases/1/relup": b"r"})
+    assert result.added == ["releases/1/relup"]
+    assert "./releases/1/relup" in members(data)
+
+
+@pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/../../b"])
+def test_additions_outside_the_release_are_refused(tmp_path, name):
+    tarball = tmp_path / "r-1.tar.gz"
+    make_tarball(tarball)
+    with pytest.raises(ArchiveError, match="refusing to add"):
+        build(tarball, {name: b"x"})
+
+
+def test_an_unsafe_tarball_is_refused_before_anything_is_written(tmp_path):
+    tarball = tmp_path / "r-1.tar.gz"
+    link = tarfile.TarInfo("lib/escape")
+    link.type, link.linkname = tarfile.SYMTYPE, "../../etc"
+    make_tarball(tarball, extra=[(link, None)])
+    out = io.BytesIO()
+    with pytest.raises(ArchiveError, match=r"r-1.tar.gz: refusing entry 'lib/escape'"):
+        write_package(tarball, out, {})
+    assert out.getvalue() == b""
+
+
+def test_a_file_that_is_not_a_tarball_names_itself(tmp_path):
+    bad = tmp_path / "r-1.tar.gz"
+    bad.write_bytes(b"not a tarball")
+    with pytest.raises(ArchiveError, match=r"r-1.tar.gz: not a readable tar archive"):
+        build(bad, {})
+
+
+def test_pack_directory_packs_the_named_roots_deterministically(tmp_path):
+    root = tmp_path / "rel"
+    for name, (data, mode) in FILES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.chmod(path, mode)
+    (root / "log").mkdir()
+    (root / "log" / "erlang.log.1").write_text("noise")
+    os.symlink("a-1", root / "lib" / "a")
+    outs = []
+    for _ in range(2):
+        out = io.BytesIO()
+        result = pack_directory(root, ["bin", "lib", "releases"], out, {"releases/1/relup": b"r"}, mtime=5)
+        outs.append(out.getvalue())
+    assert outs[0] == outs[1]
+    got = members(outs[0])
+    assert not any(name.startswith("log") for name in got)
+    assert got["bin/r"][1] == 0o755 and got["bin/r"][5] == FILES["bin/r"][0]
+    assert got["lib/a"][0] == tarfile.SYMTYPE
+    assert got["releases/1/relup"][5] == b"r"
+    assert result.added == ["releases/1/relup"]
+
+
+def test_pack_directory_refuses_an_escaping_link(tmp_path):
+    root = tmp_path / "rel"
+    (root / "lib").mkdir(parents=True)
+    os.symlink("../../outside", root / "lib" / "x")
+    with pytest.raises(ArchiveError, match="refusing entry 'lib/x'"):
+        pack_directory(root, ["lib"], io.BytesIO(), {})
