@@ -10,8 +10,9 @@ An upgrade package is what ``release_handler:unpack_release/1`` takes: the relea
 member of the source is copied with its header and bytes unchanged; a member named in
 ``additions`` gets the new bytes (its header is kept, but for the size); additions the source
 lacks are appended after the copied members, in name order, as regular files with mode 0644,
-owner 0:0 and the ``mtime`` given. The gzip stream has no name and a zero timestamp, so the
-same inputs always give the same bytes (and so the same sha256).
+owner 0:0 and the ``mtime`` given (by default the newest mtime among the packed members). The
+gzip stream has no name and a zero timestamp, so the same inputs always give the same bytes (and
+so the same sha256).
 
 :func:`write_package` takes a tarball, :func:`pack_directory` a release directory (only the
 top-level entries named in ``roots`` are packed, in name order, with their file system metadata).
@@ -85,7 +86,9 @@ def _check_additions(additions: dict) -> dict:
 
 
 class _Writer:
-    def __init__(self, dest, mtime: int) -> None:
+    def __init__(self, dest, mtime: int | None, infos: list) -> None:
+        if mtime is None:
+            mtime = max((int(info.mtime) for info in infos), default=0)
         self.hashing = _Hashing(dest)
         self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.hashing, mtime=0, compresslevel=COMPRESS_LEVEL)
         self.tar = tarfile.open(fileobj=self.gz, mode="w", format=tarfile.PAX_FORMAT)
@@ -129,7 +132,7 @@ def _finish(writer: _Writer, prefix: str, additions: dict, replaced: list) -> Pa
     return writer.close(added, sorted(replaced))
 
 
-def write_package(tarball: str | os.PathLike, dest, additions: dict, mtime: int = 0) -> PackageResult:
+def write_package(tarball: str | os.PathLike, dest, additions: dict, mtime: int | None = None) -> PackageResult:
     """Copy the release ``tarball`` to the binary file object ``dest`` with ``additions``.
 
     ``additions`` maps member names (``releases/1.1.0/relup``) to their bytes.
@@ -146,7 +149,7 @@ def write_package(tarball: str | os.PathLike, dest, additions: dict, mtime: int 
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             raise ArchiveError(f"{label}: corrupt or truncated tar archive: {exc}") from None
         prefix = "./" if members and members[0][1].name.startswith("./") else ""
-        writer = _Writer(dest, mtime)
+        writer = _Writer(dest, mtime, [info for _name, info in members])
         replaced = []
         try:
             for name, info in members:
@@ -171,7 +174,9 @@ def _walk(root: str, rel: str, out: list) -> None:
             _walk(root, f"{rel}/{entry}", out)
 
 
-def pack_directory(root: str | os.PathLike, roots: list, dest, additions: dict, mtime: int = 0) -> PackageResult:
+def pack_directory(
+    root: str | os.PathLike, roots: list, dest, additions: dict, mtime: int | None = None
+) -> PackageResult:
     """Pack the release directory ``root`` (only its top-level entries ``roots``) with ``additions``.
 
     Regular files, directories and symbolic links are packed with their mode, owner and mtime;
@@ -200,7 +205,7 @@ def pack_directory(root: str | os.PathLike, roots: list, dest, additions: dict, 
             raise ArchiveError(f"{path}: refusing to pack: not a regular file, directory or symbolic link")
         infos.append(info)
     validate_members(infos, root)
-    writer = _Writer(dest, mtime)
+    writer = _Writer(dest, mtime, infos)
     replaced = []
     for info, (rel, path, _st) in zip(infos, entries):
         if info.isreg() and rel in additions:

@@ -67,6 +67,14 @@ def test_members_are_kept_and_additions_appended(tmp_path):
     assert list(after)[-1] == "releases/1/relup"
 
 
+def test_added_members_take_the_newest_member_mtime_by_default(tmp_path):
+    tarball = tmp_path / "r-1.tar.gz"
+    make_tarball(tarball)
+    out = io.BytesIO()
+    write_package(tarball, out, {"releases/1/relup": b"r"})
+    assert members(out.getvalue())["releases/1/relup"][2] == 1_600_000_123
+
+
 def test_same_inputs_give_the_same_bytes(tmp_path):
     tarball = tmp_path / "r-1.tar.gz"
     make_tarball(tarball)
