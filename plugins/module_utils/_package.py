@@ -6,13 +6,13 @@
 PRIVATE to the erlang.otp collection: may change at any time.
 
 An upgrade package is what ``release_handler:unpack_release/1`` takes: the release tarball as
-``rebar3 tar`` or ``mix release`` made it, plus ``releases/<vsn>/relup`` and the appups. Every
-member of the source is copied with its header and bytes unchanged; a member named in
-``additions`` gets the new bytes (its header is kept, but for the size); additions the source
-lacks are appended after the copied members, in name order, as regular files with mode 0644,
-owner 0:0 and the ``mtime`` given (by default the newest mtime among the packed members). The
-gzip stream has no name and a zero timestamp, so the same inputs always give the same bytes (and
-so the same sha256).
+``rebar3 tar`` or ``mix release`` made it, plus ``releases/<vsn>/relup`` and the appups. The tar
+blocks of every member of the source (headers, extended headers, data) are copied unchanged; a
+member named in ``additions`` gets a new header (the same fields, but for the size) and the new
+bytes; additions the source lacks are appended after the copied members, in name order, as
+regular files with mode 0644, owner 0:0 and the ``mtime`` given (by default the newest mtime
+among the packed members). The gzip stream has no name and a zero timestamp, so the same inputs
+always give the same bytes (and so the same sha256).
 
 :func:`write_package` takes a tarball, :func:`pack_directory` a release directory (only the
 top-level entries named in ``roots`` are packed, in name order, with their file system metadata).
@@ -22,9 +22,11 @@ the whole package with a :class:`~._archive.ArchiveError` naming it.
 """
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import stat
 import tarfile
@@ -86,21 +88,26 @@ def _check_additions(additions: dict) -> dict:
 
 
 class _Writer:
+    """Writes tar blocks into a deterministic gzip stream that is hashed as it goes."""
+
     def __init__(self, dest, mtime: int | None, infos: list) -> None:
         if mtime is None:
             mtime = max((int(info.mtime) for info in infos), default=0)
         self.hashing = _Hashing(dest)
         self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.hashing, mtime=0, compresslevel=COMPRESS_LEVEL)
-        self.tar = tarfile.open(fileobj=self.gz, mode="w", format=tarfile.PAX_FORMAT)
         self.mtime = int(mtime)
+        self.offset = 0
 
-    def copy(self, info: tarfile.TarInfo, fileobj) -> None:
-        self.tar.addfile(info, fileobj)
+    def raw(self, data: bytes) -> None:
+        self.gz.write(data)
+        self.offset += len(data)
 
-    def replace(self, info: tarfile.TarInfo, data: bytes) -> None:
-        info = _copy_info(info)
-        info.size = len(data)
-        self.tar.addfile(info, io.BytesIO(data))
+    def member(self, info: tarfile.TarInfo, fileobj=None) -> None:
+        """A new header for ``info``, then ``info.size`` bytes of ``fileobj``, padded to a block."""
+        self.raw(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        if info.isreg() and info.size:
+            _copy(fileobj, self, info.size)
+            self.raw(_padding(info.size))
 
     def add(self, name: str, data: bytes) -> None:
         info = tarfile.TarInfo(name)
@@ -109,12 +116,44 @@ class _Writer:
         info.mtime = self.mtime
         info.uid = info.gid = 0
         info.uname = info.gname = ""
-        self.tar.addfile(info, io.BytesIO(data))
+        self.member(info, io.BytesIO(data))
 
     def close(self, added: list, replaced: list) -> PackageResult:
-        self.tar.close()
+        self.raw(b"\0" * (2 * tarfile.BLOCKSIZE))
+        self.raw(b"\0" * (-self.offset % tarfile.RECORDSIZE))
         self.gz.close()
         return PackageResult(self.hashing.digest.hexdigest(), self.hashing.size, added, replaced)
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
+
+
+def _copy(source, writer: _Writer, size: int) -> None:
+    """Copy exactly ``size`` bytes of ``source`` to ``writer``."""
+    left = size
+    while left:
+        chunk = source.read(min(left, 1 << 20))
+        if not chunk:
+            raise EOFError(f"unexpected end of data, {left} bytes short")
+        writer.raw(chunk)
+        left -= len(chunk)
+
+
+def _skip(source, size: int) -> None:
+    left = size
+    while left:
+        chunk = source.read(min(left, 1 << 20))
+        if not chunk:
+            raise EOFError(f"unexpected end of data, {left} bytes short")
+        left -= len(chunk)
+
+
+def _finish(writer: _Writer, prefix: str, additions: dict, replaced: list) -> PackageResult:
+    added = sorted(name for name in additions if name not in replaced)
+    for name in added:
+        writer.add(prefix + name, additions[name])
+    return writer.close(added, sorted(replaced))
 
 
 def _copy_info(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -125,44 +164,62 @@ def _copy_info(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return new
 
 
-def _finish(writer: _Writer, prefix: str, additions: dict, replaced: list) -> PackageResult:
-    added = sorted(name for name in additions if name not in replaced)
-    for name in added:
-        writer.add(prefix + name, additions[name])
-    return writer.close(added, sorted(replaced))
+def _decompressed(path: str):
+    """The tar stream inside ``path`` (gzip, bzip2, xz or none), as a binary file object."""
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    if magic.startswith(b"BZh"):
+        return bz2.open(path, "rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(path, "rb")
+    return open(path, "rb")
+
+
+def _end(info: tarfile.TarInfo) -> int:
+    """Where a member's blocks end in the tar stream."""
+    size = info.size if info.isreg() else 0
+    return info.offset_data + size + len(_padding(size))
 
 
 def write_package(tarball: str | os.PathLike, dest, additions: dict, mtime: int | None = None) -> PackageResult:
     """Copy the release ``tarball`` to the binary file object ``dest`` with ``additions``.
 
-    ``additions`` maps member names (``releases/1.1.0/relup``) to their bytes.
+    ``additions`` maps member names (``releases/1.1.0/relup``) to their bytes. The blocks of every
+    member not replaced (headers, extended headers and data) are copied as they are.
     """
     label = os.fspath(tarball)
     additions = _check_additions(additions)
+    errors = (tarfile.TarError, EOFError, zlib.error, OSError, lzma.LZMAError)
     try:
-        source = tarfile.open(label, "r:*")
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise ArchiveError(f"{label}: not a readable tar archive: {exc}") from None
-    with source:
-        try:
+        with tarfile.open(label, "r:*") as source:
             members = validate_members(source.getmembers(), label)
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-            raise ArchiveError(f"{label}: corrupt or truncated tar archive: {exc}") from None
-        prefix = "./" if members and members[0][1].name.startswith("./") else ""
-        writer = _Writer(dest, mtime, [info for _name, info in members])
-        replaced = []
-        try:
+    except ArchiveError:
+        raise
+    except errors as exc:
+        raise ArchiveError(f"{label}: not a readable tar archive: {exc}") from None
+    prefix = "./" if members and members[0][1].name.startswith("./") else ""
+    writer = _Writer(dest, mtime, [info for _name, info in members])
+    replaced = []
+    position = 0
+    try:
+        with _decompressed(label) as stream:
             for name, info in members:
-                if name in additions and info.isreg():
-                    writer.replace(info, additions[name])
-                    replaced.append(name)
-                elif info.isreg():
-                    writer.copy(info, source.extractfile(info))
-                else:
-                    writer.copy(info, None)
-        except (tarfile.TarError, EOFError, zlib.error) as exc:
-            raise ArchiveError(f"{label}: corrupt or truncated tar archive: {exc}") from None
-        return _finish(writer, prefix, additions, replaced)
+                if not (name in additions and info.isreg()):
+                    continue
+                _copy(stream, writer, info.offset - position)
+                _skip(stream, _end(info) - info.offset)
+                position = _end(info)
+                new = _copy_info(info)
+                new.size = len(additions[name])
+                writer.member(new, io.BytesIO(additions[name]))
+                replaced.append(name)
+            if members:
+                _copy(stream, writer, max(_end(info) for _name, info in members) - position)
+    except errors as exc:
+        raise ArchiveError(f"{label}: corrupt or truncated tar archive: {exc}") from None
+    return _finish(writer, prefix, additions, replaced)
 
 
 def _walk(root: str, rel: str, out: list) -> None:
@@ -209,11 +266,12 @@ def pack_directory(
     replaced = []
     for info, (rel, path, _st) in zip(infos, entries):
         if info.isreg() and rel in additions:
-            writer.replace(info, additions[rel])
+            info.size = len(additions[rel])
+            writer.member(info, io.BytesIO(additions[rel]))
             replaced.append(rel)
         elif info.isreg():
             with open(path, "rb") as handle:
-                writer.copy(info, handle)
+                writer.member(info, handle)
         else:
-            writer.copy(info, None)
+            writer.member(info)
     return _finish(writer, "", additions, replaced)

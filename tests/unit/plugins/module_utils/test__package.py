@@ -75,6 +75,36 @@ def test_added_members_take_the_newest_member_mtime_by_default(tmp_path):
     assert members(out.getvalue())["releases/1/relup"][2] == 1_600_000_123
 
 
+def raw_blocks(tar_bytes: bytes) -> dict:
+    """Each member's tar blocks (extended headers, header, data, padding), by name."""
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
+        for info in tar.getmembers():
+            size = info.size if info.isreg() else 0
+            end = info.offset_data + size + (-size % 512)
+            out[info.name] = tar_bytes[info.offset:end]
+    return out
+
+
+@pytest.mark.parametrize("compression", ["gz", "tar"])
+def test_unchanged_members_are_copied_block_for_block(tmp_path, compression):
+    long_name = "lib/a-1/priv/" + "x" * 120 + ".txt"
+    info = tarfile.TarInfo(long_name)
+    info.size, info.mode = 3, 0o100644  # a mode with the file type bits, as erl_tar writes it
+    plain = tmp_path / "plain.tar"
+    make_tarball(tmp_path / "r-1.tar.gz", extra=[(info, io.BytesIO(b"abc"))])
+    plain.write_bytes(gzip.decompress((tmp_path / "r-1.tar.gz").read_bytes()))
+    source = tmp_path / "r-1.tar.gz" if compression == "gz" else plain
+    data, result = build(source, {"lib/a-1/ebin/a.appup": b"new\n", "releases/1/relup": b"r"})
+    before, after = raw_blocks(plain.read_bytes()), raw_blocks(gzip.decompress(data))
+    assert result.replaced == ["lib/a-1/ebin/a.appup"]
+    for name, blocks in before.items():
+        if name != "lib/a-1/ebin/a.appup":
+            assert after[name] == blocks, name
+    assert long_name in after
+    assert len(gzip.decompress(data)) % tarfile.RECORDSIZE == 0
+
+
 def test_same_inputs_give_the_same_bytes(tmp_path):
     tarball = tmp_path / "r-1.tar.gz"
     make_tarball(tarball)
