@@ -48,6 +48,7 @@ from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, Imp
 __all__ = [
     "Finding",
     "UnsupportedRegex",
+    "check_op_error",
     "dep_modules",
     "expand_script",
     "find_entry",
@@ -348,15 +349,18 @@ def expand_script(instrs: list) -> list:
 
 
 class _Bad(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """What ``check_op/1`` throws: ``{code, value}`` (``value`` is the term systools names)."""
+
+    def __init__(self, code: str, message: str, value: object = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.value = value
 
 
 def _check_mod(mod: object, role: str = "module") -> None:
     if not _is_atom(mod):
-        raise _Bad("bad_module", f"{role} {term_text(mod)} must be an atom (a module name)")
+        raise _Bad("bad_module", f"{role} {term_text(mod)} must be an atom (a module name)", mod)
 
 
 def _check_mods(mods: object, role: str) -> None:
@@ -365,43 +369,43 @@ def _check_mods(mods: object, role: str) -> None:
     for mod in items:
         _check_mod(mod, f"{role} element")
     if not proper:
-        raise _Bad("improper_list", f"{role} {term_text(mods)} must be a proper list (systools crashes on it)")
+        raise _Bad("improper_list", f"{role} {term_text(mods)} must be a proper list (systools crashes on it)", mods)
 
 
 def _check_change(change: object) -> None:
     if _atom_is(change, "soft") or (isinstance(change, tuple) and len(change) == 2 and _atom_is(change[0], "advanced")):
         return
-    raise _Bad("bad_change", f"change {term_text(change)} must be soft or {{advanced, Extra}}")
+    raise _Bad("bad_change", f"change {term_text(change)} must be soft or {{advanced, Extra}}", change)
 
 
 def _check_mod_type(mod_type: object) -> None:
     if not (_atom_is(mod_type, "static") or _atom_is(mod_type, "dynamic")):
-        raise _Bad("bad_mod_type", f"module type {term_text(mod_type)} must be static or dynamic")
+        raise _Bad("bad_mod_type", f"module type {term_text(mod_type)} must be static or dynamic", mod_type)
 
 
 def _check_purge(purge: object, role: str) -> None:
     if not (_atom_is(purge, "soft_purge") or _atom_is(purge, "brutal_purge")):
-        raise _Bad("bad_purge_method", f"{role} method {term_text(purge)} must be soft_purge or brutal_purge")
+        raise _Bad("bad_purge_method", f"{role} method {term_text(purge)} must be soft_purge or brutal_purge", purge)
 
 
 def _check_list(term: object, role: str) -> None:
     if not _is_list(term):
-        raise _Bad("bad_list", f"{role} {term_text(term)} must be a list")
+        raise _Bad("bad_list", f"{role} {term_text(term)} must be a list", term)
 
 
 def _check_args(args: object) -> None:
     if not _is_list(args):
-        raise _Bad("bad_args_list", f"argument list {term_text(args)} must be a list")
+        raise _Bad("bad_args_list", f"argument list {term_text(args)} must be a list", args)
 
 
 def _check_node(node: object) -> None:
     if not _is_atom(node):
-        raise _Bad("bad_node", f"node {term_text(node)} must be an atom")
+        raise _Bad("bad_node", f"node {term_text(node)} must be an atom", node)
 
 
 def _check_appl(appl: object) -> None:
     if not _is_atom(appl):
-        raise _Bad("bad_application", f"application {term_text(appl)} must be an atom")
+        raise _Bad("bad_application", f"application {term_text(appl)} must be an atom", appl)
 
 
 _START_TYPES = ("none", "load", "temporary", "transient", "permanent")
@@ -409,33 +413,35 @@ _START_TYPES = ("none", "load", "temporary", "transient", "permanent")
 
 def _check_start_type(start_type: object) -> None:
     if not any(_atom_is(start_type, t) for t in _START_TYPES):
-        raise _Bad("bad_start_type", f"start type {term_text(start_type)} must be one of {', '.join(_START_TYPES)}")
+        raise _Bad(
+            "bad_start_type", f"start type {term_text(start_type)} must be one of {', '.join(_START_TYPES)}", start_type
+        )
 
 
 def _check_func(func: object) -> None:
     if not _is_atom(func):
-        raise _Bad("bad_func", f"function {term_text(func)} must be an atom")
+        raise _Bad("bad_func", f"function {term_text(func)} must be an atom", func)
 
 
 def _check_lib(lib: object) -> None:
     if not _is_atom(lib):
-        raise _Bad("bad_lib", f"library {term_text(lib)} must be an atom (an application name)")
+        raise _Bad("bad_lib", f"library {term_text(lib)} must be an atom (an application name)", lib)
 
 
 def _check_lib_vsn(lib_vsn: object) -> None:
     if not _is_list(lib_vsn):
-        raise _Bad("bad_lib_vsn", f"library version {term_text(lib_vsn)} must be a string")
+        raise _Bad("bad_lib_vsn", f"library version {term_text(lib_vsn)} must be a string", lib_vsn)
 
 
 def _check_timeout(timeout: object) -> None:
     if _atom_is(timeout, "default") or _atom_is(timeout, "infinity") or (_is_integer(timeout) and timeout > 0):
         return
-    raise _Bad("bad_timeout", f"timeout {term_text(timeout)} must be default, infinity or an integer > 0")
+    raise _Bad("bad_timeout", f"timeout {term_text(timeout)} must be default, infinity or an integer > 0", timeout)
 
 
 def _check_mode(mode: object) -> None:
     if not (_atom_is(mode, "up") or _atom_is(mode, "down")):
-        raise _Bad("bad_mode", f"code_change mode {term_text(mode)} must be up or down")
+        raise _Bad("bad_mode", f"code_change mode {term_text(mode)} must be up or down", mode)
 
 
 def _check_code_change_list(mods: object) -> None:
@@ -444,10 +450,10 @@ def _check_code_change_list(mods: object) -> None:
         if isinstance(item, tuple) and len(item) == 2:
             _check_mod(item[0], "code_change module")
         else:
-            raise _Bad("bad_code_change", f"code_change element {term_text(item)} must be {{Module, Extra}}")
+            raise _Bad("bad_code_change", f"code_change element {term_text(item)} must be {{Module, Extra}}", item)
     if not proper:
         raise _Bad(
-            "improper_list", f"code_change list {term_text(mods)} must be a proper list (systools crashes on it)"
+            "improper_list", f"code_change list {term_text(mods)} must be a proper list (systools crashes on it)", mods
         )
 
 
@@ -460,10 +466,10 @@ def _check_op(op: object) -> None:
         if str(op) in _BARE:
             return
         if str(op) == "mnesia_backup":
-            raise _Bad("not_yet_implemented", "mnesia_backup is not implemented by systools")
-        raise _Bad("bad_instruction", "not an appup instruction")
+            raise _Bad("not_yet_implemented", "mnesia_backup is not implemented by systools", op)
+        raise _Bad("bad_instruction", "not an appup instruction", op)
     if not (isinstance(op, tuple) and op and isinstance(op[0], Atom)):
-        raise _Bad("bad_instruction", "not an appup instruction")
+        raise _Bad("bad_instruction", "not an appup instruction", op)
     tag, size = str(op[0]), len(op)
     if tag == "update" and size in (6, 7, 8):
         _check_mod(op[1])
@@ -513,7 +519,9 @@ def _check_op(op: object) -> None:
                 _check_mod(item, "suspended module")
         if not proper:
             raise _Bad(
-                "improper_list", f"module list {term_text(op[1])} must be a proper list (systools crashes on it)"
+                "improper_list",
+                f"module list {term_text(op[1])} must be a proper list (systools crashes on it)",
+                op[1],
             )
     elif tag == "code_change" and size == 2:
         _check_list(op[1], "code_change list")
@@ -534,14 +542,28 @@ def _check_op(op: object) -> None:
                 _check_node(node)
             if not proper:
                 raise _Bad(
-                    "improper_list", f"node list {term_text(op[2])} must be a proper list (systools crashes on it)"
+                    "improper_list",
+                    f"node list {term_text(op[2])} must be a proper list (systools crashes on it)",
+                    op[2],
                 )
     elif tag == "apply" and size == 2 and isinstance(op[1], tuple) and len(op[1]) == 3:
         _check_mod(op[1][0])
         _check_func(op[1][1])
         _check_args(op[1][2])
     else:
-        raise _Bad("bad_instruction", "not an appup instruction")
+        raise _Bad("bad_instruction", "not an appup instruction", op)
+
+
+def check_op_error(instr: object) -> tuple | None:
+    """``systools_rc:check_op/1`` on one *expanded* instruction: ``None`` when it passes, else
+    ``(code, value, message)`` -- systools throws ``{error, {code, value}}`` (``value`` is
+    ``mnesia_backup`` for ``not_yet_implemented``), except for ``code`` ``"improper_list"``, where
+    it crashes (``function_clause``) on the improper list ``value``."""
+    try:
+        _check_op(instr)
+    except _Bad as bad:
+        return bad.code, bad.value, bad.message
+    return None
 
 
 def validate_instruction(instr: object) -> Finding | None:
@@ -771,11 +793,28 @@ class UnsupportedRegex(ValueError):
 
 
 _SIMPLE_ESCAPES = frozenset("dDwWsSbBAnrtfa")
+# PCRE's \h and \v (Unicode mode), and the POSIX classes (ASCII, as without ucp), as Python set items.
+_SPACE_SETS = {
+    "h": "\\t \\xa0\\u1680\\u180e\\u2000-\\u200a\\u202f\\u205f\\u3000",
+    "v": "\\n\\x0b\\x0c\\r\\x85\\u2028\\u2029",
+}
+_POSIX_CLASSES = {
+    "alnum": "a-zA-Z0-9",
+    "alpha": "a-zA-Z",
+    "ascii": "\\x00-\\x7f",
+    "blank": " \\t",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\x0b\\x0c\\r ",
+    "upper": "A-Z",
+    "word": "a-zA-Z0-9_",
+    "xdigit": "0-9A-Fa-f",
+}
 _UNSUPPORTED_ESCAPES = {
-    "h": "\\h (horizontal space)",
-    "H": "\\H",
-    "v": "\\v (vertical space; Python's \\v is one character)",
-    "V": "\\V",
     "R": "\\R (any newline)",
     "X": "\\X (extended grapheme)",
     "C": "\\C (one code unit)",
@@ -844,6 +883,13 @@ def _translate_escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
         if j < len(pattern) and pattern[j].isdigit():
             raise UnsupportedRegex("multi-digit back references or octal escapes (\\NN)")
         return "\\" + c, j
+    if c.lower() in _SPACE_SETS:
+        items = _SPACE_SETS[c.lower()]
+        if not in_class:
+            return f"[{'^' if c.isupper() else ''}{items}]", j
+        if c.isupper():
+            raise UnsupportedRegex(f"\\{c} inside a character class")
+        return items, j
     if c in _SIMPLE_ESCAPES:
         if in_class and c in "AB":
             raise UnsupportedRegex(f"\\{c} inside a character class")
@@ -877,7 +923,12 @@ def _translate_class(pattern: str, i: int) -> tuple[str, int]:
             out.append(text)
             continue
         if ch == "[" and j + 1 < len(pattern) and pattern[j + 1] in ":.=":
-            raise UnsupportedRegex("POSIX character classes ([:alpha:] ...)")
+            m = re.compile(r"\[:([a-z]+):\]").match(pattern, j)
+            if m is None or m.group(1) not in _POSIX_CLASSES:
+                raise UnsupportedRegex("POSIX collating elements, negated or unknown POSIX classes ([.x.], [:^alpha:])")
+            out.append(_POSIX_CLASSES[m.group(1)])
+            j = m.end()
+            continue
         if ch in "[&~|":
             # Python warns about (and may one day change) these inside sets: keep them literal.
             out.append("\\" + ch)
