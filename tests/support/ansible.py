@@ -70,11 +70,14 @@ def environment(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 
 def adhoc(module: str, args: dict, *, check: bool = False, diff: bool = False, cwd: Optional[Path] = None,
-          extra_vars: Optional[dict] = None, timeout: float = 300) -> dict:
-    """Run ``ansible localhost -m module -a <json args>`` and return the task result for localhost."""
+          extra_vars: Optional[dict] = None, timeout: float = 300, env: Optional[Dict[str, str]] = None) -> dict:
+    """Run ``ansible localhost -m module -a <json args>`` and return the task result for localhost.
+
+    ``env`` is added to the environment; its ``PATH``, when given, replaces the usual one.
+    """
     argv = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args),
             "-e", f"ansible_python_interpreter={sys.executable}", *_options(extra_vars, check, diff, 0)]
-    run = _run(argv, None, cwd, timeout)
+    run = _run(argv, env, cwd, timeout)
     results = run.results("localhost")
     assert results, repr(run)
     return results[-1]
