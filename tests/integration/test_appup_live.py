@@ -1,23 +1,27 @@
 # Copyright (c) erlang.otp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Generated appups proven on live nodes.
+"""Generated appups and relups proven on live nodes.
 
 Each test generates appups with the real ``erlang.otp.appup`` action (``ansible localhost``),
-compiles them into a relup with OTP's own ``systools:make_relup`` (``tests/support/relup_package``),
-installs the package on a running release node with ``release_handler``, and checks that the
-gen_server processes survive with their state converted, then downgrades and checks again.
+builds the upgrade package with the real ``erlang.otp.relup`` action with no Erlang on ``PATH``
+(its relup must equal what OTP's ``systools:make_relup`` makes of the same appups), installs the
+package on a running release node with ``release_handler``, and checks that the gen_server
+processes survive with their state converted, then downgrades and checks again.
 """
 from __future__ import annotations
 
 import shutil
+import tarfile
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
+from ansible_collections.erlang.otp.plugins.module_utils._term_text import parse_one
+from ansible_collections.erlang.otp.plugins.module_utils._terms import canonical
 
-from tests.support import relup_package
-from tests.support.ansible import adhoc
+from tests.support.ansible import BIN, adhoc
+from tests.support.relup_package import systools_relup
 
 pytestmark = pytest.mark.fleet
 
@@ -29,8 +33,24 @@ def generate(previous: List[Path], current: Path, dest: Path, **options) -> dict
     return result
 
 
-def appup_texts(dest: Path) -> Dict[str, str]:
-    return {path.name[: -len(".appup")]: path.read_text(encoding="utf-8") for path in sorted(dest.glob("*.appup"))}
+def build_package(previous: List[Path], current: Path, dest: Path, appups: Path) -> Path:
+    """The upgrade package, built by erlang.otp.relup with no Erlang on PATH, checked against systools."""
+    dest.mkdir(parents=True, exist_ok=True)
+    args = {"previous": [str(p) for p in previous], "current": str(current), "dest": str(dest)}
+    result = adhoc("erlang.otp.relup", args, env={"PATH": str(BIN)})
+    assert not result.get("failed"), result
+    assert sorted(result["hot_from"]) == sorted(result["upgrades"]), result["upgrades"]
+    package = Path(result["dest"])
+    with tarfile.open(package) as tar:
+        for path in sorted(appups.glob("*.appup")):
+            member = next(m for m in tar.getnames() if m.endswith(f"/ebin/{path.name}"))
+            assert tar.extractfile(member).read().split(b"\n", 2)[2] == path.read_bytes().split(b"\n", 2)[2], (
+                "the package holds the appup erlang.otp.appup generates"
+            )
+        ours = parse_one(tar.extractfile(result["relup"]).read(), "relup")
+    reference, _warnings = systools_relup(package, previous)
+    assert canonical(ours) == canonical(reference)
+    return package
 
 
 def stage(fleet, host: str, package: Path, name: str, vsn: str) -> None:
@@ -85,7 +105,7 @@ def test_shop_up_and_down_with_generated_appups(fleet_factory, release_tarball, 
     again = generate([v1], v2, dest)
     assert again["changed"] is False, "a second run must not rewrite identical appups"
 
-    package = relup_package.build(v2, [v1], appup_texts(dest), tmp_path / "package")
+    package = build_package([v1], v2, tmp_path / "package", dest)
     fleet = fleet_factory("shop", "1.0.0", nodes=1)
     host = fleet.hosts[0]
     erl(fleet, host, "shop_cart:add(apple, 2)")
@@ -118,7 +138,7 @@ def test_shop_two_previous_versions_in_one_appup(fleet_factory, release_tarball,
     shop = result["applications"]["shop"]
     assert shop["from"] == ["0.1.0", "0.2.0"] and shop["to"] == "0.3.0"
     assert result["removed_applications"] == ["shop_legacy"]
-    package = relup_package.build(v3, [v1, v2], appup_texts(dest), tmp_path / "package")
+    package = build_package([v1, v2], v3, tmp_path / "package", dest)
 
     for start in ("1.0.0", "1.1.0"):
         fleet = fleet_factory("shop", start, nodes=1)
@@ -153,7 +173,7 @@ def test_exshop_consolidated_protocols_and_state(fleet_factory, release_tarball,
     result = generate([v1], v2, dest)
     exshop = result["applications"]["exshop"]
     assert exshop["from"] == ["0.1.0"] and exshop["to"] == "0.2.0"
-    package = relup_package.build(v2, [v1], appup_texts(dest), tmp_path / "package")
+    package = build_package([v1], v2, tmp_path / "package", dest)
 
     fleet = fleet_factory("exshop", "0.1.0", nodes=1)
     host = fleet.hosts[0]
