@@ -10,14 +10,14 @@ module: relup
 short_description: Build the upgrade package of an Erlang/Elixir release, with its relup, without Erlang
 version_added: 0.1.0
 description:
-  - Builds the package that C(release_handler) installs: the new release tarball (O(current)) with
-    C(releases/<vsn>/relup) and the appups of the changed applications added. Everything else in
+  - Builds the package that C(release_handler) installs, which is the new release tarball (O(current))
+    with C(releases/<vsn>/relup) and the appups of the changed applications added. Everything else in
     the tarball is copied byte for byte.
   - Runs on the controller, in pure Python. No Erlang is needed on the controller, and no old
     release tarball either when O(previous) names manifests reported by the nodes.
   - The appups are generated as M(erlang.otp.appup) generates them, and hand-written overrides win.
     The relup is then compiled from them exactly as OTP's C(systools:make_relup/4) compiles it (the
-    rules of OTP 25 to 27): one upgrade and one downgrade script per previous version, applications
+    rules of OTP 25 to 27). That is one upgrade and one downgrade script per previous version, applications
     added and removed, C(restart_new_emulator) when the ERTS version differs, and appup versions
     matched as C(systools) matches them, strings exactly and binaries as whole-version regexes.
   - Every error C(systools) reports is reported too, naming the application, version and file

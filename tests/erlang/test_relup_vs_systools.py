@@ -311,8 +311,8 @@ def handmade() -> List[Case]:
              ("c", "1"): app_spec("c", "1", ["c_1"], ["kernel", "stdlib"]),
              ("d", "1"): app_spec("d", "1", ["d_1"], ["kernel"]),
              ("e", "1"): app_spec("e", "1", ["e_1"], ["kernel"])}
-    case = simple_case("added and removed apps", top_apps=[(A("c"), "1", A("load")), (A("a"), "2", [A("c")]),
-                                                          (A("b"), "1", A("temporary"))],
+    case = simple_case("added and removed apps",
+                       top_apps=[(A("c"), "1", A("load")), (A("a"), "2", [A("c")]), (A("b"), "1", A("temporary"))],
                        base_apps={"1": [(A("a"), "1"), (A("d"), "1", A("transient"))],
                                   "2": [(A("e"), "1", A("none"), []), (A("a"), "1", A("permanent"), [])]},
                        specs=specs, appups={("a", "2"): ("2", [(b"1", [(A("restart_application"), A("a"))])],

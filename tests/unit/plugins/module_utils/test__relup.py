@@ -279,8 +279,8 @@ def test_get_release_errors(release, reason):
 
 
 def test_app_file_parameters_are_checked():
-    facts = AppFacts("a", "1", app_spec=(A("application"), A("a"), [(A("vsn"), "1"), (A("description"), "d"),
-                                                                     (A("modules"), []), (A("registered"), [])]))
+    props = [(A("vsn"), "1"), (A("description"), "d"), (A("modules"), []), (A("registered"), [])]
+    facts = AppFacts("a", "1", app_spec=(A("application"), A("a"), props))
     with pytest.raises(RelupError, match="applications is missing") as caught:
         get_release(rel("1", facts))
     assert caught.value.reason[0][1][1][0] == (A("missing_param"), A("applications"))
@@ -327,8 +327,8 @@ def test_no_relup_and_no_appup_name_file_app_and_versions():
 
 
 def test_translation_errors_name_the_base_and_direction():
-    top = rel("2", app("a", "2", ["a_x"], appup=("2", [("1", [(A("load_module"), A("a_x"), [A("zz")])])],
-                                                  [("1", [])])))
+    appup = ("2", [("1", [(A("load_module"), A("a_x"), [A("zz")])])], [("1", [])])
+    top = rel("2", app("a", "2", ["a_x"], appup=appup))
     with pytest.raises(RelupError, match="upgrade from release r 1") as caught:
         make_relup(top, [rel("1", app("a", "1", ["a_x"]))])
     assert caught.value.module == "systools_rc"
