@@ -18,7 +18,9 @@
 %%   - the up list in dependency order (digraph condensation + topological sort), the down list
 %%     as its inverse, and the appup text (io_lib:format "~tp").
 %%
-%% Usage: escript appup_beam_lib.escript Reps OldRoot NewRoot [details]
+%% Usage: escript appup_beam_lib.escript Reps OldRoot NewRoot [details | write]
+%% With `write`, the appups of the last pass are also written where systools looks for them:
+%% NewRoot/lib/<app>-<vsn>/ebin/<app>.appup (bench/bench_relup.py's Erlang pipeline).
 %% Prints one line per pass:
 %%   wall_ms=<work wall time> cpu_ms=<VM CPU time> apps=<compared> ... (counts, see pass/2)
 %%   phases cmp_dirs_ms=... md5_ms=... xref_ms=... chunks_ms=... children_ms=...
@@ -40,11 +42,12 @@ main([Reps, Old, New | Opts]) ->
     Results = lists:foldl(fun(_, _) -> pass(Old, New) end, [], lists:seq(1, N)),
     case Opts of
         ["details"] -> [io:format("~ts~n", [detail(R)]) || R <- Results];
+        ["write"] -> [write_appup(New, R) || R = #{appup := _} <- Results];
         [] -> ok
     end,
     io:format("memory total_bytes=~b peak_rss_kb=~s~n", [erlang:memory(total), peak_rss()]);
 main(_) ->
-    io:format(standard_error, "usage: escript appup_beam_lib.escript Reps OldRoot NewRoot [details]~n", []),
+    io:format(standard_error, "usage: escript appup_beam_lib.escript Reps OldRoot NewRoot [details | write]~n", []),
     halt(2).
 
 pass(Old, New) ->
@@ -283,6 +286,10 @@ detail(R = #{app := App}) ->
                    Children, case R of #{error := E} -> io_lib:format("~w", [E]); _ -> "-" end]).
 
 join(Strings) -> string:join(Strings, ",").
+
+write_appup(NewRoot, #{app := App, new := NewVsn, appup := Appup}) ->
+    File = filename:join(ebin(NewRoot, App, NewVsn), atom_to_list(App) ++ ".appup"),
+    ok = file:write_file(File, unicode:characters_to_binary(Appup)).
 
 peak_rss() ->
     case file:read_file("/proc/self/status") of
