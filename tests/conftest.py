@@ -5,32 +5,18 @@
 
 The collection must be imported by its FQCN path (that is how AnsiballZ ships module_utils), so
 the tests see the repository through ``.build/collections/ansible_collections/erlang/otp``, a
-symlink to the repository root created on first use.
+symlink to the repository root created on first use (``tests/support/collection.py``, shared with
+the demo and the bench). Importing this module has that effect, which the benches rely on.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-_COLLECTIONS = ROOT / ".build" / "collections"
-_LINK = _COLLECTIONS / "ansible_collections" / "erlang" / "otp"
+if str(ROOT) not in sys.path:  # pytest's rootdir insertion normally did this already
+    sys.path.insert(0, str(ROOT))
 
+from tests.support.collection import ensure_collection_path  # noqa: E402
 
-def _ensure_collection_path() -> None:
-    # Inside an ansible_collections tree (ansible-test's copy) the real path already works.
-    if ROOT.parent.name == "erlang" and ROOT.parents[1].name == "ansible_collections":
-        sys.path.insert(0, str(ROOT.parents[2]))
-        return
-    if not _LINK.exists():
-        _LINK.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.symlink(ROOT, _LINK)
-        except FileExistsError:
-            pass
-    sys.path.insert(0, str(_COLLECTIONS))
-    sys.path.insert(0, str(ROOT))  # for tests.support
-
-
-_ensure_collection_path()
+ensure_collection_path()

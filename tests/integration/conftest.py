@@ -58,9 +58,10 @@ def fleet_factory(
 ) -> Iterator[Callable[..., Fleet]]:
     fleets: List[Fleet] = []
 
-    def make(name: str, vsn: str, nodes: int = 3, tarball: Optional[Path] = None) -> Fleet:
+    def make(name: str, vsn: str, nodes: int = 3, tarball: Optional[Path] = None, **options) -> Fleet:
+        """A started fleet; ``options`` go to :class:`Fleet` (e.g. ``tarballs={"node3": path}``)."""
         path = Path(tarball) if tarball is not None else release_tarball(name, vsn)
-        fleet = Fleet(path, name, nodes, base_dir=tmp_path_factory.mktemp(f"fleet-{name}"))
+        fleet = Fleet(path, name, nodes, base_dir=tmp_path_factory.mktemp(f"fleet-{name}"), **options)
         fleets.append(fleet)  # before start(): start() stops what it started if it fails
         return fleet.start()
 

@@ -17,12 +17,21 @@ What :meth:`Fleet.start` does, in order:
 2. ed25519 host and client keys, an sshd config and ``/usr/sbin/sshd -D -e -f <config>`` on a
    free port of 127.0.0.1, key-only, with ``SetEnv ERL_EPMD_PORT=P`` so every ssh session sees
    the private epmd;
-3. per node ``node1`` … ``nodeN``: the tarball unpacked in ``<dir>/nodes/<host>``, node name
+3. per node ``node1`` … ``nodeN``: the tarball (``tarballs[host]`` when given, so one fleet can
+   run two versions) unpacked in ``<dir>/nodes/<host>``, node name
    ``-sname <release>_<host>_<sshd port>`` and the fleet's cookie written into the release's own
    files (relx: ``releases/<vsn>/vm.args`` or ``vm.args.src``; mix: ``releases/<vsn>/env.sh``
    and ``releases/COOKIE``), started with ``bin/<release> daemon`` and awaited until it answers;
    the beam pid, its run_erl parent and its other children are recorded;
-4. an Ansible inventory (``inventory.yml``, written as JSON, which is YAML).
+4. an Ansible inventory (``inventory.yml``, written as JSON, which is YAML): every node in group
+   ``fleet``, plus the extra groups of :meth:`Fleet.set_vars`.
+
+:meth:`Fleet.set_vars` writes ``group_vars/<group>.yml`` and ``host_vars/<host>.yml`` next to
+``inventory.yml`` (Ansible reads them from the inventory's directory) and adds groups::
+
+    fleet.set_vars(group_vars={"fleet": {"otp_release_version": "1.1.0"}},
+                   host_vars={"node3": {"otp_release_strategy": "rolling"}},
+                   groups={"canary": ["node1"]})
 
 :meth:`Fleet.stop` stops every node with its own script, then SIGKILLs whatever recorded
 process (or process running from a node root) is still alive, then epmd and sshd by their Popen
@@ -48,7 +57,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -327,6 +336,7 @@ class Fleet:
         name: str,
         nodes: int = 3,
         *,
+        tarballs: Optional[Mapping[str, str | os.PathLike[str]]] = None,
         base_dir: str | os.PathLike[str] | None = None,
         remove_dir: Optional[bool] = None,
         start_timeout: float = START_TIMEOUT,
@@ -340,6 +350,15 @@ class Fleet:
             raise FleetError(f"nodes={nodes}: a fleet needs at least one node")
         self.name = name
         self.count = nodes
+        host_names = [f"node{i}" for i in range(1, nodes + 1)]
+        #: per-host tarball overrides (hosts not named here unpack ``tarball``)
+        self.tarballs: Dict[str, Path] = {}
+        for host, path in (tarballs or {}).items():
+            if host not in host_names:
+                raise FleetError(f"tarballs: {host!r} is not a host of this fleet (hosts: {', '.join(host_names)})")
+            if not Path(path).is_file():
+                raise FleetError(f"tarballs[{host!r}]: {path}: release tarball not found")
+            self.tarballs[host] = Path(path)
         self.start_timeout = start_timeout
         if base_dir is None:
             self.dir = Path(tempfile.mkdtemp(prefix=f"fleet-{name}-"))
@@ -359,6 +378,10 @@ class Fleet:
         self.epmd_port = 0
         self.nodes: Dict[str, Node] = {}
         self.inventory: dict = {}
+        #: what :meth:`set_vars` wrote: group -> vars, host -> vars, extra group -> hosts
+        self.group_vars: Dict[str, dict] = {}
+        self.host_vars: Dict[str, dict] = {}
+        self.groups: Dict[str, List[str]] = {}
         self._epmd: Optional[subprocess.Popen] = None
         self._sshd: Optional[subprocess.Popen] = None
         self._epmd_proc: Optional[Proc] = None
@@ -382,6 +405,84 @@ class Fleet:
     def hosts(self) -> List[str]:
         return list(self.nodes)
 
+    def tarball_of(self, host: str) -> Path:
+        """The release tarball ``host`` was (or will be) unpacked from."""
+        if host not in self._host_names():
+            raise FleetError(f"{host!r}: no such host in this fleet (hosts: {', '.join(self._host_names())})")
+        return self.tarballs.get(host, self.tarball)
+
+    def set_vars(
+        self,
+        group_vars: Optional[Mapping[str, Mapping[str, object]]] = None,
+        host_vars: Optional[Mapping[str, Mapping[str, object]]] = None,
+        groups: Optional[Mapping[str, Sequence[str]]] = None,
+        *,
+        replace: bool = False,
+    ) -> List[Path]:
+        """Write inventory variables and groups next to ``inventory.yml``; the files written.
+
+        ``group_vars`` (group -> vars) go to ``group_vars/<group>.yml``, ``host_vars`` (host ->
+        vars) to ``host_vars/<host>.yml``, both as JSON (which is YAML). ``groups`` (name -> hosts,
+        in order) become extra groups in ``inventory.yml``, beside ``fleet``. Each call merges into
+        what earlier calls set (a group's or host's vars key by key, a group's host list as a
+        whole); ``replace=True`` starts from nothing. Group vars may name ``all``, ``fleet``,
+        ``ungrouped`` and the extra groups. Bad input raises :class:`FleetError` and writes nothing.
+        Can be called before :meth:`start`; the inventory then gets the groups when it is written.
+        """
+        hosts = self._host_names()
+        new_groups = {} if replace else {g: list(h) for g, h in self.groups.items()}
+        for group, members in (groups or {}).items():
+            if not isinstance(group, str) or not _VAR_NAME.fullmatch(group):
+                raise FleetError(f"groups: {group!r} is not a valid group name (letters, digits, _)")
+            if group in _BUILTIN_GROUPS:
+                raise FleetError(f"groups: {group!r} is a group the fleet defines itself")
+            if isinstance(members, str):
+                raise FleetError(f"groups[{group!r}]: {members!r} must be a list of hosts, not a string")
+            unknown = [h for h in members if h not in hosts]
+            if unknown:
+                raise FleetError(f"groups[{group!r}]: {unknown} not hosts of this fleet (hosts: {', '.join(hosts)})")
+            new_groups[group] = list(dict.fromkeys(members))
+        known_groups = [*_BUILTIN_GROUPS, *new_groups]
+        writes: Dict[Path, Optional[str]] = {}
+        merged: Dict[str, Dict[str, dict]] = {}
+        for kind, given, names, old in (
+            ("group_vars", group_vars, known_groups, self.group_vars),
+            ("host_vars", host_vars, hosts, self.host_vars),
+        ):
+            current = {} if replace else {k: dict(v) for k, v in old.items()}
+            if replace:  # files of earlier calls go away unless given again
+                writes.update({self.dir / kind / f"{k}.yml": None for k in old})
+            for owner, variables in (given or {}).items():
+                if owner not in names:
+                    raise FleetError(f"{kind}: {owner!r} is not a {kind[:-5]} of this fleet ({', '.join(names)})")
+                if not isinstance(variables, Mapping):
+                    raise FleetError(f"{kind}[{owner!r}]: expected a mapping of variables, got {variables!r}")
+                for var in variables:
+                    if not isinstance(var, str) or not _VAR_NAME.fullmatch(var):
+                        raise FleetError(f"{kind}[{owner!r}]: {var!r} is not a valid variable name")
+                current.setdefault(owner, {}).update(variables)
+            for owner, variables in current.items():
+                path = self.dir / kind / f"{owner}.yml"
+                try:
+                    writes[path] = json.dumps(variables, indent=2, default=_json_default) + "\n"
+                except (TypeError, ValueError) as exc:
+                    raise FleetError(f"{kind}[{owner!r}]: cannot be written as YAML: {exc}") from None
+            merged[kind] = current
+        for path, text in writes.items():
+            if text is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.parent.mkdir(exist_ok=True)
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text(text)
+                os.replace(tmp, path)
+        self.group_vars, self.host_vars, self.groups = merged["group_vars"], merged["host_vars"], new_groups
+        written = [p for p, t in writes.items() if t is not None]
+        if self.nodes and self.inventory:
+            self._write_inventory()
+            written.append(self.inventory_path)
+        return written
+
     def recorded_procs(self) -> List[Proc]:
         """Every process this fleet started or adopted (epmd, sshd, each node's beam family)."""
         procs = [p for p in (self._epmd_proc, self._sshd_proc) if p is not None]
@@ -397,7 +498,7 @@ class Fleet:
             self._start_epmd()
             self._start_sshd()
             self.timings["infra"] = time.monotonic() - t0
-            hosts = [f"node{i}" for i in range(1, self.count + 1)]
+            hosts = self._host_names()
             errors = _in_parallel(self._start_node, hosts)
             if errors:
                 raise FleetError("; ".join(str(e) for e in errors)) from errors[0]
@@ -506,6 +607,9 @@ class Fleet:
 
     # -- internals: infrastructure ------------------------------------------------------------
 
+    def _host_names(self) -> List[str]:
+        return [f"node{i}" for i in range(1, self.count + 1)]
+
     def _node(self, host: str) -> Node:
         try:
             return self.nodes[host]
@@ -612,7 +716,8 @@ class Fleet:
     def _start_node(self, host: str) -> None:
         root = self.dir / "nodes" / host
         root.mkdir(parents=True)
-        _checked(_run(["tar", "-xzf", str(self.tarball), "-C", str(root)], timeout=120), f"unpack {self.tarball}")
+        tarball = self.tarball_of(host)
+        _checked(_run(["tar", "-xzf", str(tarball), "-C", str(root)], timeout=120), f"{host}: unpack {tarball}")
         layout = Layout.detect(root, self.name)
         sname = f"{self.name}_{host}_{self.sshd_port}"
         node = Node(host=host, root=root, layout=layout, sname=sname)
@@ -732,9 +837,14 @@ class Fleet:
             }
             for node in self.nodes.values()
         }
-        self.inventory = {"all": {"children": {"fleet": {"hosts": hosts}}}}
+        children: dict = {"fleet": {"hosts": hosts}}
+        for group, members in self.groups.items():
+            children[group] = {"hosts": {host: None for host in members}}
+        self.inventory = {"all": {"children": children}}
         # JSON is YAML: the yaml inventory plugin reads this file, and no YAML library is needed.
-        self.inventory_path.write_text(json.dumps(self.inventory, indent=2) + "\n")
+        tmp = self.inventory_path.with_name(f".{self.inventory_path.name}.tmp")
+        tmp.write_text(json.dumps(self.inventory, indent=2) + "\n")
+        os.replace(tmp, self.inventory_path)
 
 
 def _in_parallel(fn, items: Sequence) -> List[BaseException]:
@@ -763,6 +873,16 @@ def _in_parallel(fn, items: Sequence) -> List[BaseException]:
     for thread in started:
         thread.join()
     return [f for f in failures if f is not None]
+
+
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BUILTIN_GROUPS = ("all", "fleet", "ungrouped")
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{value!r} ({type(value).__name__}) is not a YAML value")
 
 
 def _base_env() -> Dict[str, str]:
