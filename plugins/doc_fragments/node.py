@@ -45,6 +45,6 @@ options:
     type: str
     choices: [name, sname]
 notes:
-  - Module defaults for both node modules can be set once with C(module_defaults) and the action group
+  - Module defaults for the node modules can be set once with C(module_defaults) and the action group
     C(group/erlang.otp.node).
 """

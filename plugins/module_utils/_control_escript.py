@@ -17,8 +17,9 @@ Standard input: one Erlang term (text, UTF-8, ending with ``.``), a map::
     #{node => "shop@host" | "shop",        % without @host: completed with the control node's host
       cookie => "secret",                  % set with erlang:set_cookie/2, never printed
       name_type => shortnames | longnames,
-      op => ping | rpc | facts | install_release,
-      args => [...],                       % rpc: [Module, Function, Args]; install_release: [Vsn, Opts]
+      op => ping | rpc | facts | install_release | eval,
+      args => [...],                       % rpc: [Module, Function, Args]; install_release: [Vsn, Opts];
+                                           % eval: [Text] (Erlang expressions, the final dot optional)
       timeout => Ms,                       % per rpc:call/5
       connect_timeout => Ms,
       settle => Ms,                        % install_release: how long to watch for a restart
@@ -32,8 +33,15 @@ could not be completed). Pids, ports, references, local funs and bitstrings in r
 into ``{'$pid', "<0.1.0>"}``-style tuples so that the text always parses. Every occurrence of the
 cookie (atom, string, binary, or inside a string) is replaced by ``"********"`` before printing.
 
-Exit status: 0 ok; 1 the remote call failed (``{badrpc, _}``); 2 no connection (node down, wrong
-cookie, bad host), a bad request, distribution could not start, or the overall deadline passed.
+``eval`` parses the text on the control node and evaluates it on the node inside ``try``: the
+result is its value, or ``{error, {parse, Line, Message}}`` (text that does not scan or parse, or
+that ``erl_eval`` refuses, e.g. an unbound variable), or ``{error, {exception, Class, Reason,
+Stack}}`` (raised on the node; ``Stack``: at most 5 frames, arguments replaced by their count,
+locations by file and line), both with exit status 1.
+
+Exit status: 0 ok; 1 the remote call failed (``{badrpc, _}``) or ``eval`` failed; 2 no connection
+(node down, wrong cookie, bad host), a bad request, distribution could not start, or the overall
+deadline passed.
 
 Errors with exit 2 and their ``Reason``:
 
@@ -131,7 +139,7 @@ read_all(Acc) ->
     end.
 
 check_request(Req) ->
-    Ops = [ping, rpc, facts, install_release],
+    Ops = [ping, rpc, facts, install_release, eval],
     case Req of
         #{node := N, cookie := C, name_type := T, op := Op}
           when is_list(N), N =/= [], is_list(C), C =/= [],
@@ -230,18 +238,74 @@ op(rpc, Node, #{args := [M, F, A]} = Req) when is_atom(M), is_atom(F), is_list(A
 op(rpc, _Node, _Req) ->
     {2, {error, {bad_request, {args, expected_module_function_args}}}};
 op(facts, Node, Req) ->
-    case remote_eval(Node, facts_expr(maps:get(md5, Req, false)), maps:get(timeout, Req, 60000)) of
+    {ok, Exprs} = parse(facts_expr(maps:get(md5, Req, false))),
+    case remote_eval(Node, Exprs, maps:get(timeout, Req, 60000)) of
         {ok, Facts} -> {0, {ok, Facts}};
         {error, Why} -> {1, {error, Why}}
     end;
 op(install_release, Node, #{args := [Vsn, Opts]} = Req) when is_list(Vsn), is_list(Opts) ->
     {0, {ok, install(Node, Vsn, Opts, Req)}};
 op(install_release, _Node, _Req) ->
-    {2, {error, {bad_request, {args, expected_vsn_opts}}}}.
+    {2, {error, {bad_request, {args, expected_vsn_opts}}}};
+op(eval, Node, #{args := [Text]} = Req) when is_list(Text) ->
+    case parse(Text) of
+        {ok, Exprs} ->
+            case remote_eval(Node, guarded(Exprs), maps:get(timeout, Req, 60000)) of
+                {ok, {'$value', Value}} -> {0, {ok, Value}};
+                {ok, {'$exception', C, R, S}} -> {1, {error, {exception, C, R, frames(S)}}};
+                %% raised by erl_eval itself, outside the try
+                {error, {badrpc, {'EXIT', {R, S}}}} when is_list(S) -> {1, {error, {exception, error, R, frames(S)}}};
+                {error, Why} -> {1, {error, Why}}
+            end;
+        {error, _} = Error ->
+            {1, Error}
+    end;
+op(eval, _Node, _Req) ->
+    {2, {error, {bad_request, {args, expected_text}}}}.
 
-remote_eval(Node, Text, Timeout) ->
-    {ok, Tokens, _} = erl_scan:string(Text),
-    {ok, Exprs} = erl_parse:parse_exprs(Tokens),
+%% {ok, Exprs} | {error, {parse, Line, Message}}: scan, parse, then erl_eval's own checks
+%% (unbound variables...); the final dot may be left out
+parse(Text) ->
+    case erl_scan:string(Text) of
+        {ok, Tokens, End} ->
+            Dot = case lists:reverse(Tokens) of
+                [{dot, _} | _] -> [];
+                _ -> [{dot, End}]
+            end,
+            case erl_parse:parse_exprs(Tokens ++ Dot) of
+                {ok, Exprs} ->
+                    case erl_eval:check_command(Exprs, []) of
+                        ok -> {ok, Exprs};
+                        {error, Error} -> parse_error(Error)
+                    end;
+                {error, Error} -> parse_error(Error)
+            end;
+        {error, Error, _} ->
+            parse_error(Error)
+    end.
+
+parse_error({Loc, Mod, Desc}) ->
+    Line = case Loc of {L, _Col} -> L; L -> L end,
+    {error, {parse, Line, unicode:characters_to_list(Mod:format_error(Desc))}}.
+
+%% try {'$value', begin Exprs end} catch C:R:S -> {'$exception', C, R, S} end
+%% (the three variable names are reserved: erl_eval refuses them in the expression, unsafe_var)
+guarded(Exprs) ->
+    A = erl_anno:new(0),
+    [C, R, S] = [{var, A, list_to_atom("ErlangOtp" ++ N ++ "__")} || N <- ["C", "R", "S"]],
+    [{'try', A, [{tuple, A, [{atom, A, '$value'}, {block, A, Exprs}]}], [],
+      [{clause, A, [{tuple, A, [C, R, S]}], [], [{tuple, A, [{atom, A, '$exception'}, C, R, S]}]}],
+      []}].
+
+frames(Stack) ->
+    [case Frame of
+         {M, F, Arity, Loc} when is_list(Loc) ->
+             {M, F, if is_list(Arity) -> length(Arity); true -> Arity end,
+              [{K, V} || {K, V} <- Loc, K =:= file orelse K =:= line]};
+         _ -> Frame
+     end || Frame <- lists:sublist(Stack, 5)].
+
+remote_eval(Node, Exprs, Timeout) ->
     case rpc:call(Node, erl_eval, exprs, [Exprs, []], Timeout) of
         {value, Value, _} -> {ok, Value};
         {badrpc, Why} -> {error, {badrpc, Why}}

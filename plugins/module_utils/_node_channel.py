@@ -33,17 +33,21 @@ from ansible_collections.erlang.otp.plugins.module_utils._node_target import (
     discover_target,
 )
 from ansible_collections.erlang.otp.plugins.module_utils._term_text import TermSyntaxError, format_term, parse_one
-from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom
+from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, canonical
 
 __all__ = [
     "DiscoveryError",
+    "EvalError",
     "NodeCallError",
     "NodeChannel",
     "NodeDown",
     "discover",
+    "expected_terms",
+    "flat_text",
     "local_io",
     "module_runner",
     "plain",
+    "same_term",
 ]
 
 MASK = "********"
@@ -72,6 +76,62 @@ class NodeCallError(Exception):
     def __init__(self, message: str, reason: object = None) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class EvalError(NodeCallError):
+    """:meth:`NodeChannel.eval` failed. ``kind``: ``parse`` (the text does not scan or parse),
+    ``exception`` (raised on the node; ``reason`` is ``(Class, Reason, Stack)``), ``timeout``,
+    ``nodedown`` (the node went away during the call) or ``badrpc``."""
+
+    def __init__(self, message: str, kind: str, reason: object = None) -> None:
+        super().__init__(message, reason)
+        self.kind = kind
+
+
+# ---------------------------------------------------------------------------------------------
+# comparing values (pure)
+# ---------------------------------------------------------------------------------------------
+
+
+def flat_text(term: object) -> str:
+    """``term`` on one line, as ``io_lib:format("~tp")`` lays out a term that fits."""
+    return format_term(term, width=1 << 62)
+
+
+def expected_terms(texts: list, what: str = "expect") -> list:
+    """Each text parsed as one Erlang term (the final ``.`` may be left out).
+
+    ``ValueError`` names the entry (``expect[1]``), its text and what is wrong with it.
+    """
+    out = []
+    for i, raw in enumerate(texts):
+        source = f"{what}[{i}]"
+        body = str(raw).strip()
+        if not body:
+            raise ValueError(f"{source}: empty: give an Erlang term such as ok or {{ok, true}}")
+        try:
+            out.append(parse_one(body if body.endswith(".") else body + ".", source))
+        except TermSyntaxError as exc:
+            raise ValueError(f"{source} {body!r} is not an Erlang term: {exc}") from None
+    return out
+
+
+def _strict(term: object) -> object:
+    """canonical() output with integers and floats kept apart (``1 =/= 1.0``, as ``=:=``)."""
+    if isinstance(term, float):
+        return ("$float", term)  # canonical() turned every str into a list: no term looks like this
+    if isinstance(term, list):
+        return [_strict(t) for t in term]
+    if isinstance(term, tuple):
+        return tuple(_strict(t) for t in term)
+    if isinstance(term, dict):
+        return {_strict(k): _strict(v) for k, v in term.items()}
+    return term
+
+
+def same_term(a: object, b: object) -> bool:
+    """Whether two decoded terms are the same Erlang term (``=:=``): ``"ab"`` is ``[97,98]``."""
+    return _strict(canonical(a)) == _strict(canonical(b))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +266,28 @@ def _ms(seconds: float) -> int:
     return max(1, round(float(seconds) * 1000))
 
 
+# frames of the evaluation itself, not of the expression
+_MACHINERY = (Atom("erl_eval"), Atom("erpc"), Atom("rpc"))
+
+
+def _first_frame(stack: object) -> str:
+    """`` in m:f/1 (file.erl, line 3)`` for the first frame of the expression's own calls, or ``""``."""
+    for frame in stack if isinstance(stack, list) else []:
+        if not (isinstance(frame, tuple) and len(frame) == 4) or frame[0] in _MACHINERY:
+            continue
+        loc = {}
+        for item in frame[3] if isinstance(frame[3], list) else []:
+            if isinstance(item, tuple) and len(item) == 2:
+                loc[str(item[0])] = item[1]
+        at = f" ({loc['file']}, line {loc['line']})" if "file" in loc and "line" in loc else ""
+        return f" in {flat_text(frame[0])}:{flat_text(frame[1])}/{flat_text(frame[2])}{at}"
+    return ""
+
+
+def _cut(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
 def _atom(value: object) -> str:
     return str(value) if isinstance(value, Atom) else ""
 
@@ -282,6 +364,37 @@ class NodeChannel:
         keys as str, values as decoded terms (``which_releases`` etc. are ``{ok, X} | {error, Y}``)."""
         reply = self._call("facts", timeout=timeout, extra={Atom("md5"): Atom("true" if md5 else "false")})
         return {str(k): v for k, v in reply.items()}
+
+    def eval(self, text: str, timeout: float = 10) -> object:
+        """Evaluate Erlang expressions (``erl_eval``, the final ``.`` optional) on the node; the value.
+
+        The text is parsed by the control node first. Raises :class:`EvalError` for text that does
+        not parse, an exception raised on the node, a timeout or a node that went down.
+        """
+        try:
+            return self._call("eval", args=[str(text)], timeout=timeout)
+        except NodeDown:
+            raise
+        except NodeCallError as exc:
+            raise self._eval_error(exc, timeout) from None
+
+    def _eval_error(self, exc: NodeCallError, timeout: float) -> Exception:
+        node = self.target.node
+        reason = exc.reason
+        kind = _atom(reason[0]) if isinstance(reason, tuple) and reason else ""
+        if kind == "parse" and len(reason) == 3:
+            message = reason[2] if isinstance(reason[2], str) else flat_text(reason[2])
+            return EvalError(f"the expression is not valid Erlang: line {reason[1]}: {message}", "parse", reason)
+        if kind == "exception" and len(reason) == 4:
+            cls, why, stack = reason[1:]
+            where = _first_frame(stack)
+            text = _cut(flat_text(why))
+            return EvalError(f"node {node}: the expression raised {cls}:{text}{where}", "exception", (cls, why, stack))
+        if reason == Atom("timeout"):
+            return EvalError(f"node {node}: the expression did not return within {timeout:g} s", "timeout", reason)
+        if reason == Atom("nodedown"):
+            return EvalError(f"node {node}: the node went down while evaluating the expression", "nodedown", reason)
+        return EvalError(str(exc), "badrpc", reason)
 
     def loaded_md5s(self, timeout: float = 30) -> dict:
         """``{module: md5 hex}`` of every module loaded on the node."""

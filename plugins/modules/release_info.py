@@ -323,6 +323,25 @@ drift:
       file_md5: 9a1b2c3d4e5f60718293a4b5c6d7e8f9
       loaded_from: /tmp/shop_price.beam
       file: lib/shop-1.0.0/ebin/shop_price.beam
+relup:
+  description:
+    - The relup of the running release (or, when the node is down, the permanent one), read from
+      C(releases/<version>/relup) under O(root). V(null) when the release has no relup.
+    - RV(relup.up) holds an entry for each version the release can be upgraded from, and
+      RV(relup.down) one for each version it can be downgraded to. Each says whether its script
+      restarts the emulator (C(restart_new_emulator) or C(restart_emulator)), which makes that
+      change a restart.
+    - A relup that cannot be read gives a warning and V(null).
+  returned: always
+  type: dict
+  contains:
+    up:
+      description: Versions it can be upgraded from, each with C(restarts_emulator).
+      type: dict
+    down:
+      description: Versions it can be downgraded to, each with C(restarts_emulator).
+      type: dict
+  sample: {up: {1.0.0: {restarts_emulator: false}}, down: {1.0.0: {restarts_emulator: false}}}
 manifest:
   description:
     - The manifest of the running release (or, when the node is down, the permanent one), read
@@ -350,6 +369,11 @@ from ansible_collections.erlang.otp.plugins.module_utils._node_channel import (
 )
 from ansible_collections.erlang.otp.plugins.module_utils._node_options import node_argument_spec
 from ansible_collections.erlang.otp.plugins.module_utils._release import ReleaseError, open_release
+from ansible_collections.erlang.otp.plugins.module_utils._release_state import (
+    ReleaseStateError,
+    read_relup,
+    restart_instruction,
+)
 from ansible_collections.erlang.otp.plugins.module_utils._term_text import TermSyntaxError, parse_one
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, text
 
@@ -420,6 +444,23 @@ def _boot_version(root, name, layout):
         if found:
             return found.group(1)
     return start
+
+
+def _relup(root, vsn):
+    """The up and down entries of ``releases/<vsn>/relup``: ``{"up": {from: {"restarts_emulator":
+    bool}}, "down": {to: {...}}}``, or None when there is no such file."""
+    path = os.path.join(root, "releases", vsn, "relup")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    ups, downs = read_relup(parse_one(data, path), vsn, path)
+    return {
+        direction: {other: {"restarts_emulator": restart_instruction(script) is not None}
+                    for other, script in entries.items()}
+        for direction, entries in (("up", ups), ("down", downs))
+    }
 
 
 def _ok(term):
@@ -563,6 +604,12 @@ def gather(module, params, seen):
         reasons.append(f"the files of release {name} {vsn or ''} cannot be read: {exc}")
     layout = release.layout if release is not None else None
     result["boot_version"] = _boot_version(root, name, layout)
+    result["relup"] = None
+    if vsn:
+        try:
+            result["relup"] = _relup(root, vsn)
+        except (TermSyntaxError, ReleaseStateError) as exc:
+            module.warn(f"the relup of release {name} {vsn} is ignored: {exc}")
     if release is not None:
         for warning in release.warnings:
             module.warn(warning)
