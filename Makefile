@@ -41,11 +41,12 @@ export PATH := $(BIN):$(PATH)
 # after a failure (the run still fails).
 GATES := setup ruff changelog build ansible-lint pytest-fast unit-py39 sanity sanity-2.17 integration
 
-.PHONY: help setup setup-apt setup-venv setup-venv-oldest setup-stubs test ruff pytest-fast unit unit-py39 \
+.PHONY: help demo setup setup-apt setup-venv setup-venv-oldest setup-stubs test ruff pytest-fast unit unit-py39 \
         erlang integration sanity sanity-2.17 lint ansible-lint changelog build bench clean distclean
 
 help:
 	@cat <<'EOF'
+	make demo         set up, then hot upgrade + downgrade a 3-node fleet under load (DEMO_ARGS="--nodes 5")
 	make setup        apt packages, .venv (+ .venv-2.17), ansible-test get-pip stand-in (idempotent)
 	make test         setup + every gate: $(GATES)
 	make ruff         ruff check
@@ -254,12 +255,17 @@ build: setup-venv
 	@rm -rf "$(DIST)"
 	$(BIN)/ansible-galaxy collection build --force --output-path "$(DIST)" .
 	tarball=$$(ls "$(DIST)"/erlang-otp-*.tar.gz)
-	junk=$$(tar -tzf "$$tarball" | grep -E '(^|/)(\.build|\.venv[^/]*|\.cache|\.git|\.ci|\.ansible|\.pytest_cache|\.hypothesis|\.ruff_cache|__pycache__|bench|tests/output)(/|$$)|\.pyc$$|\.tar\.gz$$|^tests/integration/inventory$$|plugin-cache' || true)
+	junk=$$(tar -tzf "$$tarball" | grep -E '(^|/)(\.build|\.venv[^/]*|\.cache|\.git|\.ci|\.ansible|\.pytest_cache|\.hypothesis|\.ruff_cache|__pycache__|bench|demo|tests/output)(/|$$)|\.pyc$$|\.tar\.gz$$|^tests/integration/inventory$$|plugin-cache' || true)
 	if [ -n "$$junk" ]; then echo "FAILED: $$tarball contains files that must not ship:" >&2; echo "$$junk" | head -n 20 >&2; exit 1; fi
 	echo "build: $$tarball ($$(tar -tzf "$$tarball" | wc -l) entries, $$(du -h "$$tarball" | cut -f1))"
 
 # ---------------------------------------------------------------------------------------------
 # Other
+
+# The README's first command: installs what is missing (as `make test` does), then runs a hot
+# upgrade and a downgrade by pin of a loopback fleet under load; see demo/run_demo.py.
+demo: setup-apt setup-venv
+	@$(BIN)/python demo/run_demo.py $(DEMO_ARGS)
 
 bench: setup-venv setup-apt
 	@shopt -s nullglob
