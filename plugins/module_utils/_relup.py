@@ -159,6 +159,8 @@ def _make_set(items: list) -> list:
 def _duplicates(items: list) -> list:
     """``systools_make:duplicates/1``: adjacent pairs with equal keys after a stable key sort,
     newest first."""
+    if len({t[0] for t in items}) == len(items):
+        return []  # no key twice (the common case, without the sort)
     ordered = sorted(items, key=lambda t: _atom_key(t[0]))
     found: list = []
     for first, second in zip(ordered, ordered[1:]):
@@ -176,7 +178,7 @@ def _is_string(term: object) -> bool | None:
     if isinstance(term, Atom):
         return None
     if isinstance(term, str):
-        return all(not 0xD800 <= ord(c) <= 0xDFFF for c in term)
+        return term.isascii() or all(not 0xD800 <= ord(c) <= 0xDFFF for c in term)
     if isinstance(term, list):
         for item in term:
             if isinstance(item, bool):
@@ -196,7 +198,12 @@ def _is_string(term: object) -> bool | None:
 
 def _is_atom_list(term: object) -> bool:
     """``a_list_p/1``: a proper list of atoms."""
-    return isinstance(term, list) and all(isinstance(a, Atom) for a in term)
+    if not isinstance(term, list):
+        return False
+    return set(map(type, term)) <= _ATOM_TYPE or all(isinstance(a, Atom) for a in term)
+
+
+_ATOM_TYPE = frozenset((Atom,))
 
 
 def _is_tagged_list(term: object) -> bool:
@@ -228,6 +235,19 @@ def _where(release, path: str) -> str:
     return path
 
 
+class _Where:
+    """:func:`_where` made when a message needs it (``f"{where}"``), not for every application."""
+
+    __slots__ = ("path", "release")
+
+    def __init__(self, release, path: str) -> None:
+        self.release = release
+        self.path = path
+
+    def __str__(self) -> str:
+        return _where(self.release, self.path)
+
+
 def _label(release) -> str:
     return f"release {release.name} {release.vsn}"
 
@@ -247,6 +267,7 @@ class _Rel:
         self.erts_vsn = release.erts_vsn
         self.applications: list = []
         self.incl_apps: list = []
+        self._vsns: dict | None = None
 
     def term(self) -> tuple:
         return (
@@ -259,17 +280,23 @@ class _Rel:
         )
 
     def vsn_of(self, name: str) -> str | None:
-        for app, vsn, _type in self.applications:
-            if app == name:
-                return vsn
-        return None
+        return self._versions().get(name)
 
     def has(self, name: str) -> bool:
-        return any(app == name for app, _v, _t in self.applications)
+        return name in self._versions()
+
+    def _versions(self) -> dict:
+        """``{name: vsn}`` of the first entry of each application (made on first use: the
+        applications are all in by then, :func:`_read_release` adds them)."""
+        if self._vsns is None:
+            self._vsns = {}
+            for app, vsn, _type in self.applications:
+                self._vsns.setdefault(app, vsn)
+        return self._vsns
 
 
 class _App:
-    """``#application{}``: the fields relup needs (names are ``str``)."""
+    """``#application{}``: the fields relup needs (names are ``str``, modules :class:`Atom`)."""
 
     def __init__(self, source, name: str, vsn: str, type_: str) -> None:
         self.source = source  # the App / AppFacts object
@@ -283,13 +310,17 @@ class _App:
         self.regs: list = []
         lib_dir = getattr(source, "lib_dir", None) or f"lib/{name}-{vsn}"
         self.dir = f"{lib_dir}/ebin"
+        self._appl: Appl | None = None
 
     @property
     def key(self) -> tuple:
         return (self.name, self.vsn)
 
     def appl(self) -> Appl:
-        return Appl(self.name, self.vsn, self.type, list(self.modules))
+        """The :class:`Appl` of this application (made once: up and down both translate it)."""
+        if self._appl is None:
+            self._appl = Appl(self.name, self.vsn, self.type, self.modules)
+        return self._appl
 
     def __repr__(self) -> str:
         return f"_App({self.name!r}, {self.vsn!r})"
@@ -388,6 +419,7 @@ _APP_ITEMS = (
     "maxT",
     "maxP",
 )
+_APP_ITEM_KEYS = {item: A(item) for item in _APP_ITEMS}
 _OPTIONAL_DEFAULTS = {
     "optional_applications": [],
     "included_applications": [],
@@ -404,14 +436,20 @@ class _Crash(Exception):
     """Where systools crashes instead of returning an error term."""
 
 
-def _check_item(props: list, item: str) -> object:
-    """``check_item(keysearch(Item, 1, Dict), Item)``: the value, or raise ``(bad|missing)_param``."""
-    key = A(item)
-    found = None
+def _first_keys(props: list) -> dict:
+    """``{Key: Tuple}``: the first tuple of ``props`` whose first element is the atom ``Key``
+    (what ``lists:keysearch(Key, 1, Props)`` finds)."""
+    found: dict = {}
     for prop in props:
-        if isinstance(prop, tuple) and prop and prop[0] == key:
-            found = prop
-            break
+        if isinstance(prop, tuple) and prop and isinstance(prop[0], Atom) and prop[0] not in found:
+            found[prop[0]] = prop
+    return found
+
+
+def _check_item(props: dict, item: str) -> object:
+    """``check_item(keysearch(Item, 1, Dict), Item)``: the value, or raise ``(bad|missing)_param``.
+    ``props``: :func:`_first_keys` of the property list."""
+    found = props.get(_APP_ITEM_KEYS[item])
     if found is None:
         if item in _OPTIONAL_DEFAULTS:
             return _OPTIONAL_DEFAULTS[item]
@@ -419,39 +457,69 @@ def _check_item(props: list, item: str) -> object:
     if len(found) != 2:
         raise _Param("missing_param", item)
     value = found[1]
-    if value == "" and item not in ("vsn", "id", "description"):
+    check = _ITEM_CHECKS[item]
+    if value == "" and check is not _string_item:
         value = []  # "" is [] in Erlang
-    if item == "mod":
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Atom):
-            return value
-        if value == []:
-            return []
-        raise _Param("missing_param", item)
-    if item in ("vsn", "id", "description"):
-        ok = _is_string(value)
-        if ok is None:
-            raise _Crash(f"{item} {format_term(value)} is not a string")
-        if not ok:
-            raise _Param("bad_param", item)
+    return check(value, item)
+
+
+def _string_item(value: object, item: str) -> object:
+    ok = _is_string(value)
+    if ok is None:
+        raise _Crash(f"{item} {format_term(value)} is not a string")
+    if not ok:
+        raise _Param("bad_param", item)
+    return value
+
+
+def _mod_item(value: object, item: str) -> object:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Atom):
         return value
-    if item in ("applications", "optional_applications", "included_applications", "registered", "modules"):
-        if not _is_atom_list(value):
-            raise _Param("bad_param", item)
+    if value == []:
+        return []
+    raise _Param("missing_param", item)
+
+
+def _atom_list_item(value: object, item: str) -> object:
+    if not _is_atom_list(value):
+        raise _Param("bad_param", item)
+    return value
+
+
+def _start_phases_item(value: object, item: str) -> object:
+    if value == A("undefined"):
         return value
-    if item == "start_phases":
-        if value == A("undefined"):
-            return value
-        if not _is_tagged_list(value):
-            raise _Param("bad_param", item)
-        return value
-    if item == "env":
-        if not _is_tagged_list(value):
-            raise _Param("bad_param", item)
-        return value
-    # maxT, maxP
+    return _tagged_list_item(value, item)
+
+
+def _tagged_list_item(value: object, item: str) -> object:
+    if not _is_tagged_list(value):
+        raise _Param("bad_param", item)
+    return value
+
+
+def _limit_item(value: object, item: str) -> object:
     if (isinstance(value, int) and not isinstance(value, bool) and value > 0) or value == A("infinity"):
         return value
     raise _Param("bad_param", item)
+
+
+#: How each ``.app`` key is checked (``check_item/2``'s clauses).
+_ITEM_CHECKS = {
+    "vsn": _string_item,
+    "id": _string_item,
+    "description": _string_item,
+    "modules": _atom_list_item,
+    "registered": _atom_list_item,
+    "applications": _atom_list_item,
+    "optional_applications": _atom_list_item,
+    "included_applications": _atom_list_item,
+    "mod": _mod_item,
+    "start_phases": _start_phases_item,
+    "env": _tagged_list_item,
+    "maxT": _limit_item,
+    "maxP": _limit_item,
+}
 
 
 class _Param(Exception):
@@ -472,7 +540,7 @@ def _collect_applications(release, rel: _Rel) -> list:
         lib_dir = getattr(app, "lib_dir", None)
         if lib_dir:
             file_ = f"{lib_dir}/ebin/{name}.app"
-        where = _where(release, file_)
+        where = _Where(release, file_)
         spec = getattr(app, "app_spec", None)
         if spec is None:
             errors.insert(0, (A("error_reading"), (A(name), (A("not_found"), f"{name}.app"))))
@@ -486,7 +554,7 @@ def _collect_applications(release, rel: _Rel) -> list:
             errors.insert(0, (A("error_reading"), (A(name), (A("badly_formatted_application"), spec))))
             messages.append(f"{where}: expected {{application, Name, [Key-Value]}}, got {format_term(spec)}")
             continue
-        props = spec[2]
+        props = _first_keys(spec[2])
         try:
             values = {item: _check_item(props, item) for item in _APP_ITEMS}
         except _Param as exc:
@@ -520,7 +588,7 @@ def _collect_applications(release, rel: _Rel) -> list:
             messages.append(f"{where}: the file describes application {app_name}, not {name}")
             continue
         record = _App(app, name, vsn, type_)
-        record.modules = [str(m) for m in values["modules"]]
+        record.modules = list(values["modules"])  # atoms (an Appl's modules as systools_rc reads them)
         record.uses = [str(a) for a in values["applications"]]
         record.optional = [str(a) for a in values["optional_applications"]]
         record.includes = includes
@@ -568,10 +636,11 @@ def _reg_term(entry: tuple) -> tuple:
     return (A(name), A(app), vsn, dir_)
 
 
-def _find_top_app(release, app: str, incl_apps: list) -> str:
+def _find_top_app(release, app: str, includer_of: dict) -> str:
+    """``find_top_app/2``: ``includer_of`` maps an application to the first one that includes it."""
     seen = set()
     while True:
-        top = next((includer for inc, includer, _vsn, _dir in incl_apps if inc == app), None)
+        top = includer_of.get(app)
         if top is None:
             return app
         if app in seen:
@@ -585,17 +654,20 @@ def _find_top_app(release, app: str, incl_apps: list) -> str:
 
 
 def _add_top_apps_to_uses(release, incl_apps: list, apps: list) -> None:
+    includer_of: dict = {}  # included application -> the first application including it
+    for inc, includer, _vsn, _dir in incl_apps:
+        includer_of.setdefault(inc, includer)
     for app in apps:
-        my_top = _find_top_app(release, app.name, incl_apps)
+        my_top = _find_top_app(release, app.name, includer_of)
         acc = list(app.uses)
         for used in app.uses:
             if used == my_top:
                 acc = _subtract(acc, [my_top])
                 continue
-            owner = next((t for i, t, _v, _d in incl_apps if i == used), None)
+            owner = includer_of.get(used)
             if owner is None:
                 continue
-            used_top = _find_top_app(release, owner, incl_apps)
+            used_top = _find_top_app(release, owner, includer_of)
             if used_top in acc:
                 acc = _subtract(acc, [used])
             elif my_top == used_top:
@@ -606,13 +678,15 @@ def _add_top_apps_to_uses(release, incl_apps: list, apps: list) -> None:
 
 
 def _sort_used_and_incl_appls(apps: list, rel: _Rel) -> None:
-    order = [name for name, _v, _t in rel.applications]
+    rank: dict = {}  # name -> its first position in the .rel
+    for index, (name, _v, _t) in enumerate(rel.applications):
+        rank.setdefault(name, index)
 
     def sort_list(names: list) -> list:
         if len(names) <= 1:
             return names
         # keysort on {Position, Name} / {optional, Name}: numbers sort before atoms, stably
-        return sorted(names, key=lambda n: (0, order.index(n)) if n in order else (1, 0))
+        return sorted(names, key=lambda n: (0, rank[n]) if n in rank else (1, 0))
 
     for app in apps:
         app.includes = sort_list(app.includes)
@@ -620,6 +694,9 @@ def _sort_used_and_incl_appls(apps: list, rel: _Rel) -> None:
 
 
 def _check_modules(release, apps: list) -> None:
+    count = sum(len(app.modules) for app in apps)
+    if len(set().union(*(app.modules for app in apps))) == count:
+        return  # no module twice (the common case, without the sort)
     mods = [(mod, app.name, app.dir) for app in apps for mod in app.modules]
     dups = _duplicates(mods)
     if dups:
@@ -696,7 +773,11 @@ def _find_all(checking: str, names: list, pending: list, visited: list) -> tuple
     not_found: list = []
     visited_names = {n for n, _v in visited}
     for name in names:
-        app = next((a for a in pending if a.name == name), None)
+        app = None
+        for candidate in pending:
+            if candidate.name == name:
+                app = candidate
+                break
         if app is not None and checking not in app.includes:
             pending = [a for a in pending if a is not app]
             found.insert(0, app)

@@ -62,12 +62,18 @@ the results are equal.
 
 from __future__ import annotations
 
+import heapq
+
 from ansible_collections.erlang.otp.plugins.module_utils._appup import strongly_connected
 from ansible_collections.erlang.otp.plugins.module_utils._appup_syntax import check_op_error, expand_script
 from ansible_collections.erlang.otp.plugins.module_utils._term_text import format_term
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom, ImproperList, canonical
 
 __all__ = ["Appl", "RelupScriptError", "format_error", "translate_scripts", "translate_scripts_ordered"]
+
+# The quick paths below test exact types on purpose: an Atom is a str and a bool is an int, and
+# neither may pass for the other.
+# pylint: disable=unidiomatic-typecheck
 
 A = Atom
 
@@ -78,6 +84,8 @@ _BRUTAL = A("brutal_purge")
 _DEFAULT = A("default")
 _APPLICATION = A("application")
 _DEP_INSTRS = frozenset(("update", "load_module", "add_module", "delete_module"))
+_APPLICATION_INSTRS = frozenset(("add_application", "remove_application", "restart_application"))
+_LOAD_MODULE = A("load_module")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +201,7 @@ class _Crash(Exception):
 class _Record:
     """An :class:`Appl` as terms: name and type atoms, modules atoms, vsn a string."""
 
-    __slots__ = ("module_keys", "modules", "name", "type", "vsn")
+    __slots__ = ("_given", "_modules", "name", "type", "vsn")
 
     def __init__(self, appl: object) -> None:
         for field in ("name", "vsn", "type", "modules"):
@@ -202,8 +210,35 @@ class _Record:
         self.name = _atom(appl.name)
         self.vsn = appl.vsn
         self.type = _atom(appl.type)
-        self.modules = [_atom(m) for m in appl.modules]
-        self.module_keys = frozenset(self.modules)
+        modules = appl.modules
+        self._given = modules if type(modules) is list else list(modules)
+        self._modules: list | None = None
+
+    @property
+    def modules(self) -> list:
+        """The modules as atoms (made when first asked for: most records are only searched by
+        name, or in part by :func:`_module_index`)."""
+        if self._modules is None:
+            given = self._given
+            if set(map(type, given)) <= _ATOM_TYPE:
+                self._modules = given  # atoms already (read only here)
+            else:
+                self._modules = [_atom(m) for m in given]
+        return self._modules
+
+
+def _module_index(appls: list, wanted: set) -> dict:
+    """``get_lib/2``'s search for each module of ``wanted`` (atoms): module -> the first record
+    of ``appls`` that lists it; modules no record lists are left out."""
+    index: dict = {}
+    for appl in appls:
+        if not wanted:
+            break
+        found = wanted.intersection(appl.modules)
+        if found:
+            index.update(dict.fromkeys(found, appl))
+            wanted = wanted - found
+    return index
 
 
 def _atom(value: object) -> Atom:
@@ -212,8 +247,19 @@ def _atom(value: object) -> Atom:
     return value if isinstance(value, Atom) else A(str(value))
 
 
+#: Types whose values :func:`_atoms_only` returns as they are (exact types: ``bool`` is no member).
+_LEAF_TYPES = frozenset((Atom, str, int, float, bytes))
+
+
 def _atoms_only(term: object) -> object:
     """``term`` with Python booleans as the atoms they stand for (so that atoms compare as atoms)."""
+    kind = type(term)
+    if kind is list:
+        return [t if type(t) in _LEAF_TYPES else _atoms_only(t) for t in term]
+    if kind is tuple:
+        return tuple([t if type(t) in _LEAF_TYPES else _atoms_only(t) for t in term])
+    if kind in _LEAF_TYPES:
+        return term
     if isinstance(term, bool):
         return _atom(term)
     if isinstance(term, list):
@@ -390,12 +436,21 @@ def _split_script(script: list) -> tuple[list, list]:
     for instr in before:
         if not (_tagged(instr, "load_object_code", 2) or _tagged(instr, "apply", 2)):
             raise _Throw((A("bad_op_before_point_of_no_return"), instr))
-    found = [i for i in after if _tagged(i, "load_object_code", 2)]
-    rest = [i for i in after if not _tagged(i, "load_object_code", 2)]
+    found: list = []
+    rest: list = []
+    for instr in after:
+        (found if _tagged(instr, "load_object_code", 2) else rest).append(instr)
     return before + found, rest
 
 
+def _has_atom(items: list) -> bool:
+    """Whether an element of ``items`` is an :class:`Atom` (a bare instruction)."""
+    return any(issubclass(kind, Atom) for kind in set(map(type, items)))
+
+
 def _split_instrs(script: list) -> tuple[list, list]:
+    if not _has_atom(script):
+        return [], list(script)
     for index, instr in enumerate(script):
         if _is_atom(instr, "point_of_no_return"):
             tail = script[index + 1 :]
@@ -412,6 +467,8 @@ def _split_instrs(script: list) -> tuple[list, list]:
 
 def _check_syntax(script: list) -> None:
     for instr in script:
+        if _well_formed(instr):
+            continue
         error = check_op_error(instr)
         if error is None:
             continue
@@ -425,23 +482,156 @@ def _check_syntax(script: list) -> None:
         raise _Throw((A(code), value), instr=instr, detail=message)
 
 
+_PURGE_METHODS = frozenset((A("soft_purge"), _BRUTAL))
+_MOD_TYPES = frozenset((A("static"), A("dynamic")))
+_TIMEOUT_ATOMS = frozenset((_DEFAULT, A("infinity")))
+_CODE_CHANGE_MODES = frozenset((A("up"), A("down")))
+_SOFT = A("soft")
+_ADVANCED = A("advanced")
+_ATOM_TYPE = frozenset((Atom,))
+
+
+def _atom_list(term: object) -> bool:
+    """A ``list`` of :class:`Atom` s (exactly)."""
+    return type(term) is list and (not term or set(map(type, term)) <= _ATOM_TYPE)
+
+
+def _timeout_ok(term: object) -> bool:
+    kind = type(term)
+    return (kind is Atom and term in _TIMEOUT_ATOMS) or (kind is int and term > 0)
+
+
+def _update_ok(op: tuple, size: int) -> bool:
+    """``{update, Mod, [ModType,] [Timeout,] Change, PrePurge, PostPurge, DepMods}``."""
+    if size == 8:
+        if not (type(op[2]) is Atom and op[2] in _MOD_TYPES and _timeout_ok(op[3])):
+            return False
+    elif size == 7:
+        if not _timeout_ok(op[2]):
+            return False
+    elif size != 6:
+        return False
+    change, pre, post, mods = op[size - 4 :]
+    return (
+        type(op[1]) is Atom
+        and (
+            (type(change) is Atom and change == _SOFT)
+            or (type(change) is tuple and len(change) == 2 and type(change[0]) is Atom and change[0] == _ADVANCED)
+        )
+        and type(pre) is Atom
+        and pre in _PURGE_METHODS
+        and type(post) is Atom
+        and post in _PURGE_METHODS
+        and _atom_list(mods)
+    )
+
+
+def _well_formed(op: object) -> bool:
+    """A quick ``check_op/1`` for the common instructions in their plainest spelling: ``True``
+    only for instructions that ``check_op`` accepts (:func:`._appup_syntax.check_op_error` is
+    asked about all the others)."""
+    if type(op) is not tuple or not op or type(op[0]) is not Atom:
+        return False
+    tag = str(op[0])
+    size = len(op)
+    if tag in ("load", "remove"):
+        arg = op[1] if size == 2 else None
+        return (
+            type(arg) is tuple
+            and len(arg) == 3
+            and type(arg[0]) is Atom
+            and type(arg[1]) is Atom
+            and arg[1] in _PURGE_METHODS
+            and type(arg[2]) is Atom
+            and arg[2] in _PURGE_METHODS
+        )
+    if tag == "load_object_code":
+        arg = op[1] if size == 2 else None
+        return (
+            type(arg) is tuple and len(arg) == 3 and type(arg[0]) is Atom and type(arg[1]) is str and _atom_list(arg[2])
+        )
+    if tag == "update":
+        return _update_ok(op, size)
+    if tag in ("purge", "resume", "stop", "start"):
+        return size == 2 and _atom_list(op[1])
+    if tag == "suspend":
+        return (
+            size == 2
+            and type(op[1]) is list
+            and all(
+                type(m) is Atom or (type(m) is tuple and len(m) == 2 and type(m[0]) is Atom and _timeout_ok(m[1]))
+                for m in op[1]
+            )
+        )
+    if tag == "code_change":
+        return (
+            size == 3
+            and type(op[1]) is Atom
+            and op[1] in _CODE_CHANGE_MODES
+            and type(op[2]) is list
+            and all(type(m) is tuple and len(m) == 2 and type(m[0]) is Atom for m in op[2])
+        )
+    if tag == "apply":
+        arg = op[1] if size == 2 else None
+        return (
+            type(arg) is tuple
+            and len(arg) == 3
+            and type(arg[0]) is Atom
+            and type(arg[1]) is Atom
+            and type(arg[2]) is list
+        )
+    if tag == "load_module":
+        return (
+            size == 5
+            and type(op[1]) is Atom
+            and type(op[2]) is Atom
+            and op[2] in _PURGE_METHODS
+            and type(op[3]) is Atom
+            and op[3] in _PURGE_METHODS
+            and _atom_list(op[4])
+        )
+    if tag in ("add_module", "delete_module"):
+        return size == 3 and type(op[1]) is Atom and _atom_list(op[2])
+    return False
+
+
 def _check_script(before: list, after: list) -> None:
-    # check_load: every {load, {Mod, _, _}} needs a load_object_code naming Mod.
+    loads: list = []
+    suspends: list = []
+    resumes: list = []
+    code_changes: list = []
+    starts: list = []
+    stops: list = []
     for instr in after:
-        if _tagged(instr, "load", 2) and isinstance(instr[1], tuple) and len(instr[1]) == 3:
+        tag = _tag(instr)
+        if tag is None:
+            continue
+        size = len(instr)
+        if size == 2:
+            if tag == "load":
+                if isinstance(instr[1], tuple) and len(instr[1]) == 3:
+                    loads.append(instr)
+            elif tag == "suspend":
+                suspends.append(instr[1])
+            elif tag == "resume":
+                resumes.append(instr[1])
+            elif tag == "start":
+                starts.append(instr[1])
+            elif tag == "stop":
+                stops.append(instr[1])
+        elif size == 3 and tag == "code_change" and isinstance(instr[2], tuple) and len(instr[2]) == 2:
+            code_changes.append(instr[2][0])  # {code_change, _, {X, _}}: never after check_syntax
+    # check_load: every {load, {Mod, _, _}} needs a load_object_code naming Mod.
+    if loads:
+        loaded = {_exact_key(m) for b in before if _tagged(b, "load_object_code", 2) for m in _items(b[1][2])}
+        for instr in loads:
             mod = instr[1][0]
-            if not any(_tagged(b, "load_object_code", 2) and _member(mod, _items(b[1][2])) for b in before):
+            if _exact_key(mod) not in loaded:
                 raise _Throw((A("no_object_code"), mod), instr=instr)
     # check_suspend_resume
-    suspended = [
-        x[0] if isinstance(x, tuple) and len(x) == 2 else x
-        for x in _flatten([i[1] for i in after if _tagged(i, "suspend", 2)])
-    ]
-    resumed = _flatten([i[1] for i in after if _tagged(i, "resume", 2)])
-    # {code_change, _, {X, _}}: never matches a script that passed check_syntax.
-    code_changed = _flatten(
-        [i[2][0] for i in after if _tagged(i, "code_change", 3) and isinstance(i[2], tuple) and len(i[2]) == 2]
-    )
+    suspended = [x[0] if isinstance(x, tuple) and len(x) == 2 else x for x in _flatten(suspends)]
+    resumed = _flatten(resumes)
+    code_changed = _flatten(code_changes)
     for first, second, name in (
         (suspended, resumed, "suspended_not_resumed"),
         (resumed, suspended, "resumed_not_suspended"),
@@ -451,8 +641,8 @@ def _check_script(before: list, after: list) -> None:
         if left:
             raise _Throw((A(name), left))
     # check_start_stop
-    start = _flatten([i[1] for i in after if _tagged(i, "start", 2)])
-    stop = _flatten([i[1] for i in after if _tagged(i, "stop", 2)])
+    start = _flatten(starts)
+    stop = _flatten(stops)
     for first, second, name in ((start, stop, "start_not_stop"), (stop, start, "stop_not_start")):
         left = _difference(first, second)
         if left:
@@ -482,7 +672,7 @@ def _translate_merged(mode: str, script: list, appls: list, pre_appls: list, ord
     _check_script(before, after)
 
     after = _translate_application_instrs(after, appls, pre_appls)
-    after = [(A("load_module"), i[1], _BRUTAL, _BRUTAL, i[2]) if _tagged(i, "add_module", 3) else i for i in after]
+    after = [(_LOAD_MODULE, i[1], _BRUTAL, _BRUTAL, i[2]) if _tagged(i, "add_module", 3) else i for i in after]
     before, after = _translate_dependent_instrs(mode, before, after, appls, order)
     before = _merge_load_object_code(before)
     before, after = _sort_emulator_restart(mode, before, after)
@@ -517,7 +707,10 @@ def _removal(appl: object, mods: list) -> list:
 def _translate_application_instrs(script: list, appls: list, pre_appls: list) -> list:
     out: list = []
     for instr in script:
-        if _tagged(instr, "add_application", 3):
+        tag = _tag(instr)
+        if tag is None or tag not in _APPLICATION_INSTRS:
+            out.append(instr)
+        elif _tagged(instr, "add_application", 3):
             appl = _keysearch(instr[1], appls)
             if appl is None:
                 raise _Throw((A("no_such_application"), instr[1]), instr=instr, missing_in="installed")
@@ -552,96 +745,134 @@ def _is_dep(instr: object) -> bool:
 
 def _translate_dependent_instrs(mode: str, before: list, after: list, appls: list, order) -> tuple[list, list]:
     # make_dependency_graph: a vertex per module (data: position N and instruction), an edge
-    # from each module to each of its DepMods.
-    dep_instrs = [i for i in after if _is_dep(i)]
+    # from each module to each of its DepMods. Vertices are numbered by position (from 0 here).
+    is_dep = [_is_dep(i) for i in after]
+    dep_instrs = [i for i, dep in zip(after, is_dep) if dep]
     position: dict = {}
-    instruction: dict = {}
-    for n, instr in enumerate(dep_instrs, 1):
+    for n, instr in enumerate(dep_instrs):
         mod = instr[1]
         if mod in position:
             raise _Throw((A("muldef_module"), mod))
         position[mod] = n
-        instruction[mod] = instr
-    nodes = [i[1] for i in dep_instrs]
-    edges: dict = {}
+    targets: list = []  # vertex -> the vertices of its DepMods
     for instr in dep_instrs:
-        targets = []
+        found = []
         for dep in _items(instr[-1]):
-            if dep not in position:
+            n = position.get(dep)
+            if n is None:
                 raise _Throw((A("undef_module"), dep), instr=instr)
-            targets.append(dep)
-        edges[instr[1]] = targets
-    component_of = _weak_components(nodes, edges)
+            found.append(n)
+        targets.append(found)
+    component_of = _weak_components(targets)
+    index = _module_index(appls, {i[1] for i in dep_instrs if isinstance(i[1], Atom)})
 
     # translate_dep_loop: at the first instruction of a component, the whole component.
     new_before: list = []
     new_after: list = []
-    done: set = set()
-    for instr in after:
-        if not _is_dep(instr):
+    done = [False] * len(dep_instrs)
+    vertex = -1
+    for instr, dep in zip(after, is_dep):
+        if not dep:
             new_after.append(instr)
             continue
-        if instr[1] in done:
+        vertex += 1
+        if done[vertex]:
             continue  # emitted with its component
-        component = component_of[instr[1]]
-        modules = _dependency_order(component, edges)
+        component = component_of.get(vertex)
+        if component is None:  # no DepMods, and in no DepMods: a component of its own
+            done[vertex] = True
+            vertices = [vertex]
+        else:
+            for member in component:
+                done[member] = True
+            vertices = _dependency_order(component, targets)
         if order is not None:
+            modules = [dep_instrs[v][1] for v in vertices]
             chosen = list(order(list(modules)))
             if sorted(map(str, chosen)) != sorted(map(str, modules)) or len(set(chosen)) != len(chosen):
                 raise ValueError(f"order() must return a permutation of {modules!r}, not {chosen!r}")
-            modules = chosen
-        done.update(component)
-        b2, a2 = _translate_dep_to_low(mode, [instruction[m] for m in modules], appls)
-        new_before += b2
-        new_after += a2
+            vertices = [position[m] for m in chosen]
+        _translate_dep_to_low(mode, [dep_instrs[v] for v in vertices], index, new_before, new_after)
     return before + new_before, new_after
 
 
-def _weak_components(nodes: list, edges: dict) -> dict:
-    """Module -> the modules of its weakly connected component, in position order."""
-    parent = {n: n for n in nodes}
+def _weak_components(targets: list) -> dict:
+    """Vertex -> the vertices of its weakly connected component, in position order, for every
+    vertex with an edge (``targets``: vertex -> the vertices it has edges to); each of the
+    others is a component of its own."""
+    parent: dict = {}
 
-    def root(x: object) -> object:
+    def root(x: int) -> int:
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    for n in nodes:
-        for d in edges[n]:
+    for n, found in enumerate(targets):
+        if not found:
+            continue
+        parent.setdefault(n, n)
+        for d in found:
+            parent.setdefault(d, d)
             a, b = root(n), root(d)
             if a != b:
                 parent[b] = a
     groups: dict = {}
-    for n in nodes:
+    for n in sorted(parent):
         groups.setdefault(root(n), []).append(n)
-    return {n: groups[root(n)] for n in nodes}
+    return {n: groups[root(n)] for n in parent}
 
 
-def _dependency_order(component: list, edges: dict) -> list:
-    """The component's modules as systools orders them (dependents first), ties broken by position.
+def _dependency_order(component: list, targets: list) -> list:
+    """The component's vertices as systools orders them (dependents first), ties broken by position.
 
     SCCs in topological order of the condensation (an SCC comes after every SCC with an edge into
     it); of the SCCs that may come next, the one with the first position; inside an SCC, by
-    position (``component`` is in position order).
+    position (``component``: vertices in position order; ``targets``: vertex -> the vertices it
+    has edges to).
     """
     if len(component) == 1:
         return list(component)
-    members = set(component)
-    sccs = strongly_connected(component, {m: [d for d in edges[m] if d in members] for m in component})
+    # Most components have no cycle: every SCC is one vertex, and the order is Kahn's algorithm
+    # taking the ready vertex of the first position.
+    waiting = dict.fromkeys(component, 0)  # vertex -> how many other vertices have edges into it
+    outs = {}
+    for v in component:
+        out = set(targets[v])
+        out.discard(v)
+        outs[v] = out
+        for d in out:
+            waiting[d] += 1
+    ready = [v for v in component if not waiting[v]]
+    heapq.heapify(ready)
+    placed: list = []
+    while ready:
+        pick = heapq.heappop(ready)
+        placed.append(pick)
+        for d in outs[pick]:
+            waiting[d] -= 1
+            if not waiting[d]:
+                heapq.heappush(ready, d)
+    if len(placed) == len(component):
+        return placed
+    return _dependency_order_sccs(component, targets)
+
+
+def _dependency_order_sccs(component: list, targets: list) -> list:
+    """:func:`_dependency_order` for a component with a cycle: over its SCCs."""
+    sccs = strongly_connected(component, {v: targets[v] for v in component})
     scc_of = {}
     for index, scc in enumerate(sccs):
-        for m in scc:
-            scc_of[m] = index
-    position = {m: n for n, m in enumerate(component)}
-    first = {index: position[scc[0]] for index, scc in enumerate(sccs)}
+        for v in scc:
+            scc_of[v] = index
+    first = {index: scc[0] for index, scc in enumerate(sccs)}
     dependents = [set() for _unused in sccs]  # SCC -> the SCCs with an edge into it
     depends_on = [set() for _unused in sccs]
-    for m in component:
-        for d in edges[m]:
-            if scc_of[d] != scc_of[m]:
-                dependents[scc_of[d]].add(scc_of[m])
-                depends_on[scc_of[m]].add(scc_of[d])
+    for v in component:
+        for d in targets[v]:
+            if scc_of[d] != scc_of[v]:
+                dependents[scc_of[d]].add(scc_of[v])
+                depends_on[scc_of[v]].add(scc_of[d])
     waiting = [len(s) for s in dependents]
     ready = {i for i, w in enumerate(waiting) if w == 0}
     out: list = []
@@ -656,49 +887,68 @@ def _dependency_order(component: list, edges: dict) -> list:
     return out
 
 
-def _translate_dep_to_low(mode: str, instrs: list, appls: list) -> tuple[list, list]:
-    update_mods = [(i[1] if _is_atom(i[3], "default") else (i[1], i[3])) for i in instrs if _tagged(i, "update", 8)]
-    suspend = [(A("suspend"), update_mods)] if update_mods else []
-    resume = (
-        [(A("resume"), [m[0] if isinstance(m, tuple) else m for m in reversed(update_mods)])] if update_mods else []
-    )
-    load_remove0: list = []
+_LOAD = A("load")
+_REMOVE = A("remove")
+_PURGE = A("purge")
+_SUSPEND = A("suspend")
+_RESUME = A("resume")
+_CODE_CHANGE = A("code_change")
+_LOAD_OBJECT_CODE = A("load_object_code")
+_UP = A("up")
+_DOWN = A("down")
+
+
+def _translate_dep_to_low(mode: str, instrs: list, index: dict, before: list, after: list) -> None:
+    """``translate_dep_to_low/3`` for one component (``instrs`` in dependency order): its
+    ``load_object_code``\\ s go to the end of ``before``, its low-level instructions to the end
+    of ``after``. ``index``: :func:`_module_index`."""
+    update_mods: list = []
+    groups: list = []  # per instruction, its load or remove+purge (systools' LoadRemoveInstrs0)
+    changes: list = []  # up: every {advanced, _} update; down: the dynamic ones
+    post: list = []  # down: the static {advanced, _} updates
+    up = mode == "up"
     for i in instrs:
-        if _tagged(i, "update", 8):
-            load_remove0.append([(A("load"), (i[1], i[5], i[6]))])
-        elif _tagged(i, "load_module", 5):
-            load_remove0.append([(A("load"), (i[1], i[2], i[3]))])
-        elif _tagged(i, "delete_module", 3):
-            load_remove0.append([(A("remove"), (i[1], _BRUTAL, _BRUTAL)), (A("purge"), [i[1]])])
-    load_remove = [x for group in load_remove0 for x in group]
-    rev_load_remove = [x for group in reversed(load_remove0) for x in group]
-    load_object_code = []
-    for instr in load_remove:
-        if _tagged(instr, "load", 2):
-            lib, lib_vsn = _get_lib(instr[1][0], appls)
-            load_object_code.append((A("load_object_code"), (lib, lib_vsn, [instr[1][0]])))
-
-    def advanced(i: object) -> bool:
-        return _tagged(i, "update", 8) and _tagged(i[4], "advanced", 2)
-
-    if mode == "up":
-        changes = [(i[1], i[4][1]) for i in instrs if advanced(i)]
-        code_change = [(A("code_change"), A("up"), changes)] if changes else []
-        return load_object_code, suspend + rev_load_remove + code_change + resume
-    pre = [(i[1], i[4][1]) for i in instrs if advanced(i) and _is_atom(i[2], "dynamic")]
-    post = [(i[1], i[4][1]) for i in instrs if advanced(i) and _is_atom(i[2], "static")]
-    pre_change = [(A("code_change"), A("down"), pre)] if pre else []
-    post_change = [(A("code_change"), A("down"), post)] if post else []
-    return load_object_code, suspend + pre_change + load_remove + post_change + resume
-
-
-def _get_lib(mod: object, appls: list) -> tuple:
-    """The name and version of the first application of ``appls`` holding ``mod``."""
-    key = _exact_key(mod)
-    for appl in appls:
-        if key in appl.module_keys:
-            return appl.name, appl.vsn
-    raise _Throw((A("no_such_module"), mod))
+        tag = _tag(i)
+        size = len(i)
+        if size == 8 and tag == "update":
+            mod = i[1]
+            timeout = i[3]
+            update_mods.append(mod if timeout is _DEFAULT or _is_atom(timeout, "default") else (mod, timeout))
+            groups.append(((_LOAD, (mod, i[5], i[6])),))
+            change = i[4]
+            if type(change) is not Atom and _tagged(change, "advanced", 2):
+                if up or _is_atom(i[2], "dynamic"):
+                    changes.append((mod, change[1]))
+                elif _is_atom(i[2], "static"):
+                    post.append((mod, change[1]))
+        elif size == 5 and tag == "load_module":
+            mod = i[1]
+            groups.append(((_LOAD, (mod, i[2], i[3])),))
+        elif size == 3 and tag == "delete_module":
+            groups.append(((_REMOVE, (i[1], _BRUTAL, _BRUTAL)), (_PURGE, [i[1]])))
+            continue
+        else:
+            continue
+        appl = index.get(mod) if isinstance(mod, Atom) else None
+        if appl is None:
+            raise _Throw((A("no_such_module"), mod))
+        before.append((_LOAD_OBJECT_CODE, (appl.name, appl.vsn, [mod])))
+    if update_mods:
+        after.append((_SUSPEND, update_mods))
+    if up:
+        for group in reversed(groups):
+            after.extend(group)
+        if changes:
+            after.append((_CODE_CHANGE, _UP, changes))
+    else:
+        if changes:
+            after.append((_CODE_CHANGE, _DOWN, changes))
+        for group in groups:
+            after.extend(group)
+        if post:
+            after.append((_CODE_CHANGE, _DOWN, post))
+    if update_mods:
+        after.append((_RESUME, [m[0] if isinstance(m, tuple) else m for m in reversed(update_mods)]))
 
 
 def _merge_load_object_code(before: list) -> list:
@@ -709,11 +959,22 @@ def _merge_load_object_code(before: list) -> list:
     library at another version (its ``split/2`` tests the list from the end, so the *last* such
     instruction is named) -- and goes on with the rest. Grouping by library first is the same.
     """
-    found = [i for i in before if _tagged(i, "load_object_code", 2)]
-    rest = [i for i in before if not _tagged(i, "load_object_code", 2)]
+    found: list = []
+    rest: list = []
+    for instr in before:
+        (found if _tagged(instr, "load_object_code", 2) else rest).append(instr)
     groups: dict = {}  # library (Erlang ==) -> [(version key, instruction)] in script order
+    vsn_keys: dict = {}  # version string -> its _equal_key (the same few versions over and over)
     for instr in found:
-        groups.setdefault(_equal_key(instr[1][0]), []).append((_equal_key(instr[1][1]), instr))
+        lib_vsn = instr[1][1]
+        if type(lib_vsn) is str:
+            vsn_key = vsn_keys.get(lib_vsn)
+            if vsn_key is None:
+                vsn_key = vsn_keys[lib_vsn] = _equal_key(lib_vsn)
+        else:
+            vsn_key = _equal_key(lib_vsn)
+        lib = instr[1][0]
+        groups.setdefault(lib if type(lib) is Atom else _equal_key(lib), []).append((vsn_key, instr))
     merged: list = []
     for entries in groups.values():
         (vsn_key, head), later = entries[0], entries[1:]
@@ -726,16 +987,18 @@ def _merge_load_object_code(before: list) -> list:
         keys: set = set()
         chunks: list = []
         for _key, instr in reversed(later):
-            fresh = [m for m in _items(instr[1][2]) if _exact_key(m) not in keys]
-            keys.update(_exact_key(m) for m in fresh)
+            fresh = [m for m in _items(instr[1][2]) if (m if type(m) is Atom else _exact_key(m)) not in keys]
+            keys.update([m if type(m) is Atom else _exact_key(m) for m in fresh])
             chunks.append(fresh)
         code = [m for chunk in reversed(chunks) for m in chunk]
-        first = [m for m in _items(mods) if _exact_key(m) not in keys]
-        merged.append((A("load_object_code"), (lib, lib_vsn, first + code)))
+        first = [m for m in _items(mods) if (m if type(m) is Atom else _exact_key(m)) not in keys]
+        merged.append((_LOAD_OBJECT_CODE, (lib, lib_vsn, first + code)))
     return merged + rest
 
 
 def _sort_emulator_restart(mode: str, before: list, after: list) -> tuple[list, list]:
+    if not _has_atom(after):
+        return before, after
     without = [i for i in after if not _is_atom(i, "restart_new_emulator")]
     if len(without) != len(after):
         if mode == "up":

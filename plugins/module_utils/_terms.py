@@ -45,8 +45,9 @@ class Atom(str):
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    def __hash__(self) -> int:
-        return hash(("erlang-atom", str(self)))
+    # The hash of the text (computed once per object by ``str``, in C): an atom and the string of
+    # the same text share a hash but never compare equal, so dicts and sets keep them apart.
+    __hash__ = str.__hash__
 
     def __repr__(self) -> str:
         return f"Atom({str.__repr__(self)})"
