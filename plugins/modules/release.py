@@ -672,6 +672,17 @@ class ReleaseTask:
     def _entry(self, vsn: str):
         return next((e for e in self.entries or [] if e.vsn == vsn), None)
 
+    def _lib_dir_present(self, path: str) -> bool:
+        """A library of a release is in the root's ``lib/``, or, for a release without bundled OTP
+        libraries, in the ``lib/`` next to the ERTS the node runs (relx's ``SYSTEM_LIB_DIR``)."""
+        if os.path.isdir(path):
+            return True
+        erts_dir = getattr(self.target, "erts_dir", None) if self.target is not None else None
+        if not erts_dir:
+            return False
+        system = os.path.join(os.path.dirname(os.path.normpath(erts_dir)), "lib")
+        return os.path.isdir(os.path.join(system, os.path.basename(path)))
+
     def _target_lib_dirs(self, vsn: str) -> list:
         entry = self._entry(vsn)
         if entry is not None and entry.libs:
@@ -817,7 +828,9 @@ class ReleaseTask:
         target_erts = None
         if known is not None:
             dirs = self._target_lib_dirs(vsn)
-            target_complete = os.path.isfile(self.rpath(vsn, "start.boot")) and all(os.path.isdir(d) for d in dirs)
+            target_complete = os.path.isfile(self.rpath(vsn, "start.boot")) and all(
+                self._lib_dir_present(d) for d in dirs
+            )
             target_relup = self._relup(vsn)
             entry = self._entry(vsn)
             target_erts = entry.erts if entry is not None else None
