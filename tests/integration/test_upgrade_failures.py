@@ -18,71 +18,21 @@ What the nodes run is asked independently, through the release's own script (``b
 from __future__ import annotations
 
 import http.server
-import shutil
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Iterator, List
 
 import pytest
-from ansible_collections.erlang.otp.plugins.module_utils._term_text import parse_one
-from ansible_collections.erlang.otp.plugins.module_utils._terms import text
 
 from tests.support import upgrade_package
 from tests.support.ansible import Run, playbook
+from tests.support.rollout import PLAYBOOK, packages, row, states, summary, task
 
 pytestmark = pytest.mark.fleet
 
-PLAYBOOK = "erlang.otp.upgrade"
 
-
-def packages(tmp_path: Path, release_tarball, versions: List[str], name: str = "shop") -> Path:
-    """A controller directory holding ``<name>-<vsn>.tar.gz`` as rebar3 made them."""
-    directory = tmp_path / "packages"
-    directory.mkdir(exist_ok=True)
-    for vsn in versions:
-        shutil.copy(release_tarball(name, vsn), directory / f"{name}-{vsn}.tar.gz")
-    return directory
-
-
-# One eval per host (in parallel: each is an ssh login plus the release's own script) gives
-# what a test checks: releases and their status, and the cart's pid, items and code version.
-STATE = ("{[{V, S} || {_, V, _, S} <- release_handler:which_releases()], "
-         "pid_to_list(shop_cart:pid()), shop_cart:items(), shop_cart:code_version()}")
-
-
-def states(fleet, hosts: List[str], before: str = "") -> Dict[str, dict]:
-    """Per host ``{"releases": {vsn: status}, "cart": (pid text, items, code version)}``.
-
-    ``before`` is an Erlang expression evaluated first, in the same call (e.g. to fill the cart).
-    """
-    expr = f"{before}, {STATE}" if before else STATE
-    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-        outs = dict(zip(hosts, pool.map(lambda h: fleet.eval(h, expr), hosts)))
-    found = {}
-    for host, out in outs.items():
-        rels, pid, items, vsn = parse_one(out + ".", f"{host} state")
-        found[host] = {"releases": {text(v): str(st) for v, st in rels}, "cart": (text(pid), items, vsn)}
-    return found
-
-
-def task(run: Run, host: str, name: str) -> dict:
-    """The last result of the role's task ``name`` on ``host`` (event names carry the role's prefix)."""
-    found = [e["result"] for e in run.events if e["host"] == host and e["task"].split(" : ", 1)[-1] == name]
-    assert found, f"no task {name!r} ran on {host}: {run!r}"
-    return found[-1]
-
-
-def summary(run: Run) -> List[str]:
-    shown = [e for e in run.events if e["task"].endswith(" : Summary | show it")]
-    assert shown, run
-    return shown[0]["result"]["msg"]
-
-
-def row(lines: List[str], host: str) -> str:
-    found = [line for line in lines if line.startswith(host + " ")]
-    assert len(found) == 1, lines
-    return found[0]
+def cart(state: dict) -> tuple:
+    """The cart's pid, items and code version in a :func:`states` entry."""
+    return state["cart"], state["items"], state["code"]
 
 
 def rollout_events(run: Run, host: str) -> List[dict]:
@@ -149,13 +99,13 @@ def test_first_batch_failures_stop_the_rollout(fleet_factory, release_tarball, t
     after = states(fleet, fleet.hosts)
     # the canary serves its old version again, restarted by OTP: 1.0.0 permanent, a fresh cart
     assert after[canary]["releases"] == {"1.1.0": "unpacked", "1.0.0": "permanent"}
-    pid, items, vsn = after[canary]["cart"]
-    assert pid != before[canary]["cart"][0] and items == [] and vsn == 1
+    pid, items, vsn = after[canary]["cart"], after[canary]["items"], after[canary]["code"]
+    assert pid != before[canary]["cart"] and items == [] and vsn == 1
     # the later hosts never saw the rollout
     for host in (second, last):
         assert not rollout_events(run, host), f"{host} took part in the rollout"
         untouched(fleet, host, after[host])
-        assert after[host]["cart"] == before[host]["cart"], host
+        assert cart(after[host]) == cart(before[host]), host
     lines = summary(run)
     assert lines[0].startswith("Upgrade summary for shop: 0 ok, 1 failed, 2 not run"), lines
     assert "failed after the point of no return: node restarted on 1.0.0" in row(lines, canary)
@@ -191,10 +141,10 @@ def test_first_batch_failures_stop_the_rollout(fleet_factory, release_tarball, t
         back = task(run, host, "Rollback | go back hot to the version the node ran")
         assert back["changed"] and not back.get("failed") and not back["node_restarted"], back
         assert after[host]["releases"] == {"1.1.0": "old", "1.0.0": "permanent"}, host
-        assert after[host]["cart"] == before[host]["cart"], f"{host}: the cart must keep its pid, items and code"
+        assert cart(after[host]) == cart(before[host]), f"{host}: the cart must keep its pid, items and code"
     assert not rollout_events(run, last), "the host of batch 2 took part in the rollout"
     untouched(fleet, last, after[last])
-    assert after[last]["cart"] == before[last]["cart"]
+    assert cart(after[last]) == cart(before[last])
     lines = summary(run)
     assert lines[0].startswith("Upgrade summary for shop: 0 ok, 2 failed, 1 not run"), lines
     for host in (canary, second):

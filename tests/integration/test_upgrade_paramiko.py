@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_upgrade_playbook import cart_pid, events, packages, releases
 from tests.support.ansible import playbook
+from tests.support.rollout import cart_pid, events, packages, releases
 
 pytestmark = pytest.mark.fleet
 

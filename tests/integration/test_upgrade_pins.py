@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_upgrade_playbook import cart_pid, packages, plan_lines, releases
 from tests.support.ansible import playbook
+from tests.support.rollout import cart_pid, packages, plan_lines, releases
 
 pytestmark = pytest.mark.fleet
 

@@ -12,51 +12,15 @@
 """
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
-from typing import Dict, List
 
 import pytest
-from ansible_collections.erlang.otp.plugins.module_utils._term_text import parse_one
-from ansible_collections.erlang.otp.plugins.module_utils._terms import text
 
 from tests.support.ansible import finish_playbook, kill_playbook, playbook, start_playbook
 from tests.support.load import LoadClient
+from tests.support.rollout import PLAYBOOK, cart_pid, events, packages, plan_lines, releases
 
 pytestmark = pytest.mark.fleet
-
-PLAYBOOK = "erlang.otp.upgrade"
-
-
-def packages(tmp_path: Path, release_tarball, versions: List[str], name: str = "shop") -> Path:
-    """A controller directory holding ``<name>-<vsn>.tar.gz`` as rebar3 made them."""
-    directory = tmp_path / "packages"
-    directory.mkdir(exist_ok=True)
-    for vsn in versions:
-        shutil.copy(release_tarball(name, vsn), directory / f"{name}-{vsn}.tar.gz")
-    return directory
-
-
-def releases(fleet, host: str) -> Dict[str, str]:
-    """``{version: status}`` of ``release_handler:which_releases()`` on ``host``."""
-    out = fleet.eval(host, "[{V, S} || {_, V, _, S} <- release_handler:which_releases()]")
-    return {text(vsn): str(status) for vsn, status in parse_one(out + ".", f"{host} which_releases")}
-
-
-def cart_pid(fleet, host: str) -> str:
-    return fleet.eval(host, "pid_to_list(shop_cart:pid())").strip().strip('"')
-
-
-def events(run, task: str) -> List[dict]:
-    """The events of the role's task named ``task`` (Ansible prefixes it with the role's name)."""
-    return [e for e in run.events if e["task"].split(" : ", 1)[-1] == task]
-
-
-def plan_lines(run) -> List[str]:
-    shown = events(run, "Plan | show the fleet plan")
-    assert shown, run
-    return shown[0]["result"]["msg"]
 
 
 def test_hot_rollout_in_batches_check_mode_and_second_run(fleet_factory, release_tarball, tmp_path):

@@ -17,67 +17,15 @@ and a load client on the fleet's distribution (tests/support/load.py).
 """
 from __future__ import annotations
 
-import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
-from ansible_collections.erlang.otp.plugins.module_utils._term_text import parse_one
-from ansible_collections.erlang.otp.plugins.module_utils._terms import text
 
-from tests.support.ansible import Run, playbook
+from tests.support.ansible import playbook
 from tests.support.load import LoadClient
+from tests.support.rollout import PLAYBOOK, packages, row, shown, states, task
 
 pytestmark = pytest.mark.fleet
-
-PLAYBOOK = "erlang.otp.upgrade"
-
-# One eval per host (in parallel: each is an ssh login plus the release's own script): the
-# releases and their status, the beam's OS pid, and the cart's pid and code version.
-STATE = ("{[{V, S} || {_, V, _, S} <- release_handler:which_releases()], os:getpid(), "
-         "pid_to_list(shop_cart:pid()), shop_cart:code_version()}")
-
-
-def packages(tmp_path: Path, release_tarball, name: str, versions: List[str]) -> Path:
-    """A controller directory holding ``<name>-<vsn>.tar.gz`` as rebar3 made them."""
-    directory = tmp_path / "packages"
-    directory.mkdir(exist_ok=True)
-    for vsn in versions:
-        shutil.copy(release_tarball(name, vsn), directory / f"{name}-{vsn}.tar.gz")
-    return directory
-
-
-def states(fleet, hosts: List[str]) -> Dict[str, dict]:
-    """Per host ``{"releases": {vsn: status}, "os_pid", "cart", "code"}``."""
-    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-        outs = dict(zip(hosts, pool.map(lambda h: fleet.eval(h, STATE), hosts)))
-    found = {}
-    for host, out in outs.items():
-        rels, os_pid, cart, code = parse_one(out + ".", f"{host} state")
-        found[host] = {"releases": {text(v): str(s) for v, s in rels}, "os_pid": text(os_pid),
-                       "cart": text(cart), "code": code}
-    return found
-
-
-def task(run: Run, host: str, name: str) -> dict:
-    """The last result of the role's task ``name`` on ``host`` (event names carry the role's prefix)."""
-    found = [e["result"] for e in run.events if e["host"] == host and e["task"].split(" : ", 1)[-1] == name]
-    assert found, f"no task {name!r} ran on {host}: {run!r}"
-    return found[-1]
-
-
-def shown(run: Run, name: str) -> List[str]:
-    """The lines printed by the role's debug task ``name`` (the plan or the summary)."""
-    found = [e for e in run.events if e["task"].split(" : ", 1)[-1] == name]
-    assert found, run
-    return found[0]["result"]["msg"]
-
-
-def row(lines: List[str], host: str) -> str:
-    found = [line for line in lines if line.startswith(host + " ")]
-    assert len(found) == 1, lines
-    return found[0]
 
 
 def hook(path: Path, label: str, markers: Path) -> Path:
@@ -95,7 +43,7 @@ def hook(path: Path, label: str, markers: Path) -> Path:
 def test_rolling_without_bundled_erts_with_hooks_and_a_rollback(fleet_factory, release_tarball, tmp_path):
     name = "shop_noerts"
     fleet = fleet_factory(name, "1.0.0", nodes=2)
-    pk = packages(tmp_path, release_tarball, name, ["1.0.0", "1.1.0"])
+    pk = packages(tmp_path, release_tarball, ["1.0.0", "1.1.0"], name)
     markers = tmp_path / "markers"
     markers.mkdir()
     fleet.set_vars(
@@ -150,7 +98,7 @@ def test_rolling_without_bundled_erts_with_hooks_and_a_rollback(fleet_factory, r
 
 def test_mixed_fleet_then_all_hot(fleet_factory, release_tarball, tmp_path):
     fleet = fleet_factory("shop", "1.0.0", nodes=3)
-    pk = packages(tmp_path, release_tarball, "shop", ["1.0.0", "1.1.0", "2.0.0"])
+    pk = packages(tmp_path, release_tarball, ["1.0.0", "1.1.0", "2.0.0"], "shop")
     fleet.set_vars(
         group_vars={"all": {"otp_release_name": "shop", "otp_release_version": "1.1.0",
                             "otp_release_packages": str(pk), "otp_release_serial": ["100%"]}},
