@@ -4,15 +4,25 @@
 """Upgrade package writing: members kept byte for byte, additions, determinism, refusals."""
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
+import random
 import tarfile
+import zlib
 
 import pytest
+from ansible_collections.erlang.otp.plugins.module_utils import _package
 from ansible_collections.erlang.otp.plugins.module_utils._archive import ArchiveError
-from ansible_collections.erlang.otp.plugins.module_utils._package import pack_directory, write_package
+from ansible_collections.erlang.otp.plugins.module_utils._package import (
+    crc32_combine,
+    gzip_chunks,
+    pack_directory,
+    write_package,
+)
 
 FILES = {
     "bin/r": (b"#!/bin/sh\necho r\n", 0o755),
@@ -181,3 +191,152 @@ def test_pack_directory_refuses_an_escaping_link(tmp_path):
     os.symlink("../../outside", root / "lib" / "x")
     with pytest.raises(ArchiveError, match="refusing entry 'lib/x'"):
         pack_directory(root, ["lib"], io.BytesIO(), {})
+
+
+# ---------------------------------------------------------------------------------------------
+# The parallel gzip stream
+# ---------------------------------------------------------------------------------------------
+
+CHUNK = _package.CHUNK_SIZE
+
+
+def _sample(size: int) -> bytes:
+    """Half random, half repetitive: both kinds of deflate block."""
+    rnd = os.urandom(size // 2)
+    return (rnd + b"erlang.otp " * (size // 11 + 1))[:size]
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 12_345])
+def test_parallel_gzip_is_a_plain_gzip_stream_whatever_the_thread_count(size):
+    data = _sample(size)
+    outs = {workers: gzip_chunks(data, workers=workers) for workers in (1, 2, 5)}
+    assert outs[1] == outs[2] == outs[5]
+    out = outs[1]
+    assert gzip.decompress(out) == data
+    assert zlib.decompress(out, 31) == data  # one member: zlib alone reads it, trailer checked
+    assert out[:4] == b"\x1f\x8b\x08\x00" and out[4:8] == b"\0\0\0\0" and out[9] == 255  # no name, mtime 0
+
+
+def test_parallel_gzip_primes_each_chunk_with_the_data_before_it():
+    """A 20 KiB random block repeated over 8 chunks compresses to about one block: every chunk
+    finds the repeats in the 32 KiB before it."""
+    block = os.urandom(20 << 10)
+    data = block * (8 * CHUNK // len(block))
+    out = gzip_chunks(data, workers=2)
+    assert gzip.decompress(out) == data
+    assert len(out) < len(block) + 8 * 2048
+
+
+def test_crc32_combine_is_zlibs():
+    rng = random.Random(4)
+    for _case in range(200):
+        first, second = rng.randbytes(rng.randrange(0, 5000)), rng.randbytes(rng.randrange(0, 5000))
+        assert crc32_combine(zlib.crc32(first), zlib.crc32(second), len(second)) == zlib.crc32(first + second)
+    big = rng.randbytes(CHUNK)
+    assert crc32_combine(zlib.crc32(big), zlib.crc32(big), CHUNK) == zlib.crc32(big + big)
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_parallel_gzip_levels(level):
+    data = _sample(2 * CHUNK + 5)
+    out = gzip_chunks(data, level=level, workers=3)
+    assert gzip.decompress(out) == data
+    assert out[8] == {1: 4, 9: 2}.get(level, 0)  # XFL, as the gzip module sets it
+
+
+def test_packages_do_not_depend_on_the_thread_count(tmp_path, monkeypatch):
+    tarball = tmp_path / "r-1.tar.gz"
+    big = tarfile.TarInfo("lib/a-1/priv/big.bin")
+    payload = _sample(3 * CHUNK)
+    big.size = len(payload)
+    make_tarball(tarball, extra=[(big, io.BytesIO(payload))])
+    outs = []
+    for workers in (1, 2, 4):
+        monkeypatch.setattr(_package, "_workers", lambda workers=workers: workers)
+        outs.append(build(tarball, {"releases/1/relup": b"r", "lib/a-1/ebin/a.appup": b"new"})[0])
+    assert outs[0] == outs[1] == outs[2]
+    assert members(outs[0])["lib/a-1/priv/big.bin"][5] == payload
+
+
+@pytest.mark.parametrize("compression", ["bz2", "xz"])
+def test_other_compressions_are_read_and_the_package_is_gzip(tmp_path, compression):
+    gz = tmp_path / "r-1.tar.gz"
+    make_tarball(gz)
+    plain = gzip.decompress(gz.read_bytes())
+    other = tmp_path / f"r-1.tar.{compression}"
+    other.write_bytes(bz2.compress(plain) if compression == "bz2" else lzma.compress(plain))
+    additions = {"releases/1/relup": b"r"}
+    assert build(other, additions)[0] == build(gz, additions)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals and the blocks around replaced members
+# ---------------------------------------------------------------------------------------------
+
+
+def _link(name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, None
+
+
+@pytest.mark.parametrize(
+    ("extra", "addition", "reason"),
+    [
+        ([], "lib/a-1/ebin", "the release has a directory of that name"),
+        ([_link("releases/1/relup", "r.rel")], "releases/1/relup", "a symbolic link of that name"),
+        ([_link("releases/1/relup", "releases/1/r.rel", tarfile.LNKTYPE)], "releases/1/relup", "a hard link"),
+        ([_link("lib/b", "a-1")], "lib/b/ebin/b.appup", "below the symbolic link 'lib/b'"),
+        ([], "bin/r/x", "below the regular file 'bin/r'"),
+    ],
+)
+def test_additions_that_meet_a_link_or_directory_are_refused(tmp_path, extra, addition, reason):
+    tarball = tmp_path / "r-1.tar.gz"
+    make_tarball(tarball, extra=extra)
+    out = io.BytesIO()
+    with pytest.raises(ArchiveError, match=f"refusing to add {addition!r}: .*{reason}"):
+        write_package(tarball, out, {addition: b"x"})
+    assert out.getvalue() == b""
+
+
+def test_a_corrupt_tarball_writes_nothing(tmp_path):
+    tarball = tmp_path / "r-1.tar.gz"
+    big = tarfile.TarInfo("lib/a-1/priv/big.bin")
+    payload = os.urandom(3 * CHUNK)
+    big.size = len(payload)
+    make_tarball(tarball, extra=[(big, io.BytesIO(payload))])
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(tarball.read_bytes()[: len(payload) // 2])
+    out = io.BytesIO()
+    with pytest.raises(ArchiveError, match=r"cut\.tar\.gz: corrupt or truncated tar archive"):
+        write_package(cut, out, {"releases/1/relup": b"r"})
+    assert out.getvalue() == b""
+
+
+def test_a_replaced_member_with_a_pax_size_gets_its_new_size(tmp_path):
+    """The pax ``size`` record of a replaced member is not carried over (it would win over the
+    new header's size field)."""
+    tarball = tmp_path / "r-1.tar.gz"
+    appup = tarfile.TarInfo("lib/a-1/ebin/b.appup")
+    appup.size, appup.pax_headers = 3, {"size": "3", "comment": "kept"}
+    with tarfile.open(tarball, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(appup, io.BytesIO(b"old"))
+    data, result = build(tarball, {"lib/a-1/ebin/b.appup": b"a longer appup\n"})
+    assert result.replaced == ["lib/a-1/ebin/b.appup"]
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        info = tar.getmember("lib/a-1/ebin/b.appup")
+        assert tar.extractfile(info).read() == b"a longer appup\n"
+        assert info.pax_headers.get("comment") == "kept"
+
+
+def test_global_headers_before_a_replaced_member_stay(tmp_path):
+    tarball = tmp_path / "r-1.tar.gz"
+    first = tarfile.TarInfo("lib/a-1/ebin/a.appup")
+    first.size = 3
+    with tarfile.open(tarball, "w:gz", format=tarfile.PAX_FORMAT, pax_headers={"comment": "git 1234"}) as tar:
+        tar.addfile(first, io.BytesIO(b"old"))
+    data = build(tarball, {"lib/a-1/ebin/a.appup": b"new appup\n"})[0]
+    plain = gzip.decompress(data)
+    assert plain[156:157] == tarfile.XGLTYPE and b"comment=git 1234" in plain[:1024]
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        assert tar.extractfile("lib/a-1/ebin/a.appup").read() == b"new appup\n"
