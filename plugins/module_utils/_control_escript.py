@@ -24,7 +24,8 @@ Standard input: one Erlang term (text, UTF-8, ending with ``.``), a map::
       connect_timeout => Ms,
       settle => Ms,                        % install_release: how long to watch for a restart
       restart_wait => Ms,                  % install_release: how long to wait for a restarted node
-      md5 => true | false}                 % facts: include loaded modules and their md5
+      md5 => true | false,                 % facts: include loaded modules and their md5
+      session => true | false}             % keep serving after the reply (see Sessions)
 
 Standard output: after the last line ``%% erlang.otp control reply`` (output of remote code run
 by ``rpc:call`` may come before it), exactly one term followed by ``.``: ``{ok, Result, Info}`` or
@@ -51,14 +52,29 @@ Errors with exit 2 and their ``Reason``:
   ``{epmd_unreachable, Why}``, ``{host_unknown, Why}`` or ``unknown``;
 * ``{connect_timeout, Node}``; ``{distribution_failed, OurName, NameType}``; ``{bad_request, What}``;
   ``{deadline, Ms}``; ``{internal, Class, Reason}``.
+
+Sessions
+--------
+A request with ``session => true`` makes the control node stay up after its reply: it reads the
+next request from standard input (each one a term ending with ``.``), answers it the same way,
+and halts with status 0 at the end of the input. The distribution started by the first request is
+kept, so later requests cost a round trip instead of a VM start; a node that went down and came
+back (a restart) is connected to again. In a session each reply carries the exit status a single
+call would have had as ``exit`` in ``Info`` and is followed by the line
+``%% erlang.otp control reply end``. The deadline still holds per request: when it passes, the
+reply ``{error, {deadline, Ms}, #{}}`` comes without the end line and the control node halts
+with status 2.
 """
 
 from __future__ import annotations
 
-__all__ = ["BASE_FLAGS", "ESCRIPT_BODY", "REPLY_MARKER", "render"]
+__all__ = ["BASE_FLAGS", "ESCRIPT_BODY", "REPLY_END_MARKER", "REPLY_MARKER", "render"]
 
 #: The line after which the reply term starts.
 REPLY_MARKER = "%% erlang.otp control reply"
+
+#: In a session, the line after each reply term.
+REPLY_END_MARKER = "%% erlang.otp control reply end"
 
 #: Always on the ``%%!`` line. ``-nocookie``: never read or create ``~/.erlang.cookie`` of the user
 #: running the module (the cookie arrives on stdin). ``-dist_listen false``: the control node only
@@ -71,22 +87,37 @@ ESCRIPT_BODY = r"""
 main(_) ->
     ok = io:setopts(standard_io, [{encoding, unicode}]),
     quiet_logger(),
+    serve(once).
+
+%% once: answer one request and halt. session: after each reply, read the next request; halt at
+%% the end of standard input.
+serve(Mode) ->
     Self = self(),
     Request = try read_request() catch C:R -> {error, {internal, C, R}} end,
     case Request of
         {ok, Req} ->
             put(cookie, maps:get(cookie, Req, undefined)),
+            put(session, Mode =:= session orelse maps:get(session, Req, false) =:= true),
             %% never let escript print a crash: its report could show the request (and the cookie)
             try
                 Deadline = deadline(Req),
-                spawn(fun() -> watchdog(Self, Deadline) end),
+                put(watchdog, spawn(fun() -> watchdog(Self, Deadline) end)),
                 run(Req)
             catch Class:Reason -> finish({error, {internal, Class, Reason}, #{}}, 2)
-            end;
+            end,
+            case erase(watchdog) of
+                undefined -> ok;
+                Dog -> exit(Dog, kill)
+            end,
+            serve(session);
+        {error, eof} when Mode =:= session ->
+            halt(0);
         {error, {internal, _, _} = Internal} ->
-            finish({error, Internal, #{}}, 2);
+            finish({error, Internal, #{}}, 2),
+            serve(Mode);
         {error, Why} ->
-            finish({error, {bad_request, Why}, #{}}, 2)
+            finish({error, {bad_request, Why}, #{}}, 2),
+            serve(Mode)
     end.
 
 %% Log events (distribution start-up failures...) go to stderr, never between us and our reply.
@@ -112,30 +143,24 @@ watchdog(Main, Ms) ->
         finish({error, {deadline, Ms}, #{}}, 2)
     end.
 
+%% One term, up to its final dot (a session sends one per call).
 read_request() ->
-    case read_all([]) of
+    case io:request(standard_io, {get_until, unicode, '', erl_scan, tokens, [1]}) of
+        {ok, Tokens, _} ->
+            case erl_parse:parse_term(Tokens) of
+                {ok, Req} when is_map(Req) -> check_request(Req);
+                {ok, _} -> {error, not_a_map};
+                %% the text holds the cookie: report the line only, never the tokens
+                {error, {Line, _, _}} -> {error, {syntax, Line}}
+            end;
+        {error, {Line, _, _}, _} ->
+            {error, {syntax, Line}};
+        {eof, _} ->
+            {error, eof};
+        eof ->
+            {error, eof};
         {error, Why} ->
-            {error, {stdin, Why}};
-        Text ->
-            case erl_scan:string(Text) of
-                {ok, Tokens, _} ->
-                    case erl_parse:parse_term(Tokens) of
-                        {ok, Req} when is_map(Req) -> check_request(Req);
-                        {ok, _} -> {error, not_a_map};
-                        %% the text holds the cookie: report the line only, never the tokens
-                        {error, {Line, _, _}} -> {error, {syntax, Line}}
-                    end;
-                {error, {Line, _, _}, _} ->
-                    {error, {syntax, Line}}
-            end
-    end.
-
-read_all(Acc) ->
-    case io:get_chars(standard_io, "", 65536) of
-        eof -> lists:append(lists:reverse(Acc));
-        {error, Why} -> {error, Why};
-        Data when is_binary(Data) -> read_all([unicode:characters_to_list(Data) | Acc]);
-        Data -> read_all([Data | Acc])
+            {error, {stdin, Why}}
     end.
 
 check_request(Req) ->
@@ -161,7 +186,11 @@ run(#{node := Node0, cookie := Cookie, name_type := NameType, op := Op} = Req) -
         none -> list_to_atom(Name);
         _ -> list_to_atom(Name ++ "@" ++ Host)
     end,
-    case net_kernel:start([Ours, NameType]) of
+    Started = case node() of
+        nonode@nohost -> net_kernel:start([Ours, NameType]);
+        _ -> {ok, already}  % a session's later request
+    end,
+    case Started of
         {ok, _} ->
             Node = case Host of
                 none -> list_to_atom(Alive ++ "@" ++ element(2, split_node(atom_to_list(node()))));
@@ -428,8 +457,15 @@ started(Node) ->
 finish(Reply, Code) ->
     Clean = scrub(printable(Reply), get(cookie)),
     %% Code run by rpc:call may print to our group leader: the reply follows the last marker line.
-    io:format("~n~ts~n~tp.~n", [marker(), Clean]),
-    halt(Code).
+    case get(session) of
+        true ->
+            %% the exit code a single call would have had goes into Info; the reply ends with a line
+            {Status, Value, Info} = Clean,
+            io:format("~n~ts~n~tp.~n~ts~n", [marker(), {Status, Value, Info#{exit => Code}}, end_marker()]);
+        _ ->
+            io:format("~n~ts~n~tp.~n", [marker(), Clean]),
+            halt(Code)
+    end.
 
 %% {'$raw', T}: a large term of known shape (atoms, binaries, strings), printed as it is
 printable({'$raw', T}) -> {'$raw', T};
@@ -480,6 +516,8 @@ scrub_term(T, _C, _A, _B) -> T.
 mask() -> "********".
 
 marker() -> "%% erlang.otp control reply".
+
+end_marker() -> "%% erlang.otp control reply end".
 
 scrub_list([H | Tail], C, A, B) -> [scrub_term(H, C, A, B) | scrub_list(Tail, C, A, B)];
 scrub_list([], _C, _A, _B) -> [];

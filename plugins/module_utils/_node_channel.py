@@ -11,6 +11,8 @@ the release bundles no ERTS) through ``/bin/sh``, which enters that directory an
 non-secret variables (``ERL_EPMD_PORT``), sends the request (node, cookie, operation) on
 **stdin**, parses the reply with :mod:`._term_text`, and deletes the directory. The cookie is never
 on a command line or in an environment, and is masked in every message this module builds.
+Inside :meth:`NodeChannel.session` the calls share one control node instead (the escript's
+``session`` mode, through ``subprocess`` pipes): a module making several calls starts one VM.
 
 ``run_command(argv, data=bytes) -> (rc, stdout, stderr)`` is injected (:func:`module_runner` adapts
 ``AnsibleModule.run_command``; outside Ansible, a ``subprocess.run`` wrapper does).
@@ -18,14 +20,16 @@ on a command line or in an environment, and is masked in every message this modu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import pwd
 import shutil
 import socket
+import subprocess
 import tempfile
 
-from ansible_collections.erlang.otp.plugins.module_utils._control_escript import REPLY_MARKER, render
+from ansible_collections.erlang.otp.plugins.module_utils._control_escript import REPLY_END_MARKER, REPLY_MARKER, render
 from ansible_collections.erlang.otp.plugins.module_utils._node_target import (
     DiscoveryError,
     NodeTarget,
@@ -298,7 +302,8 @@ def _atom(value: object) -> str:
 
 
 class NodeChannel:
-    """Calls on the node of a :class:`._node_target.NodeTarget`, one escript run per call."""
+    """Calls on the node of a :class:`._node_target.NodeTarget`: one escript run per call, or one
+    for all the calls inside ``with channel.session():``."""
 
     def __init__(self, target: NodeTarget, run_command, *, connect_timeout: float = 10, escript: str | None = None):
         self.target = target
@@ -306,6 +311,7 @@ class NodeChannel:
         self.connect_timeout = connect_timeout
         self._escript = escript
         self.host = socket.gethostname()
+        self._session: _Session | None = None
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -474,37 +480,67 @@ class NodeChannel:
         }
         if args is not None:
             req[Atom("args")] = args
+        if self._session is not None:
+            req[Atom("session")] = Atom("true")
         req.update(extra or {})
         return (format_term(req) + ".\n").encode("utf-8")
+
+    def _prepare(self, workdir: str) -> list:
+        """Write the escript into ``workdir``; the argv that runs it."""
+        target = self.target
+        escript = self._escript_path()
+        flags = [*target.dist_args, *self._boot_setup(escript, workdir), *self._code_paths()]
+        try:
+            source = render(flags)
+        except ValueError as exc:
+            raise NodeCallError(f"{target.root}: {exc}") from None
+        script = posixpath.join(workdir, "erlang_otp_ctl.escript")
+        fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(source)
+        env = [f"ERL_EPMD_PORT={target.epmd_port}"] if target.epmd_port else []
+        return ["/bin/sh", "-c", _WRAPPER, "erlang-otp-ctl", workdir, *env, "--", escript, script]
 
     def _call(self, op: str, *, args=None, timeout: float = 60, connect_timeout: float | None = None, extra=None):
         target = self.target
         target.require()
         connect_timeout = self.connect_timeout if connect_timeout is None else connect_timeout
-        escript = self._escript_path()
         what = op if op != "rpc" else f"{args[0]}:{args[1]}/{len(args[2])}"
+        request = self._request(op, args, timeout, connect_timeout, extra)
+        if self._session is not None:
+            rc, out, err = self._session.call(request)
+            return self._reply(what, rc, self._mask(out), self._mask(err))
         workdir = tempfile.mkdtemp(prefix="erlang-otp-ctl-")
         try:
             os.chmod(workdir, 0o700)
-            flags = [*target.dist_args, *self._boot_setup(escript, workdir), *self._code_paths()]
-            try:
-                source = render(flags)
-            except ValueError as exc:
-                raise NodeCallError(f"{target.root}: {exc}") from None
-            script = posixpath.join(workdir, "erlang_otp_ctl.escript")
-            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(source)
-            env = [f"ERL_EPMD_PORT={target.epmd_port}"] if target.epmd_port else []
-            argv = ["/bin/sh", "-c", _WRAPPER, "erlang-otp-ctl", workdir, *env, "--", escript, script]
-            rc, out, err = self.run_command(argv, data=self._request(op, args, timeout, connect_timeout, extra))
+            argv = self._prepare(workdir)
+            rc, out, err = self.run_command(argv, data=request)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         out = out.decode("utf-8", "replace") if isinstance(out, bytes) else (out or "")
         err = err.decode("utf-8", "replace") if isinstance(err, bytes) else (err or "")
         return self._reply(what, rc, self._mask(out), self._mask(err))
 
-    def _reply(self, what: str, rc: int, out: str, err: str):
+    @contextlib.contextmanager
+    def session(self):
+        """Make the calls inside ``with`` share one control node (one VM start instead of one per call).
+
+        The control node starts with the first call and stops when the block ends. A call that
+        kills it (the deadline passed) is reported as usual, and the next call starts a new one.
+        Nested blocks share the outer session.
+        """
+        if self._session is not None:
+            yield self
+            return
+        self._session = _Session(self)
+        try:
+            yield self
+        finally:
+            session, self._session = self._session, None
+            session.close()
+
+    def _reply(self, what: str, rc: int | None, out: str, err: str):
+        """The reply after the last marker of ``out``; ``rc`` None: a session's, from ``Info``."""
         target = self.target
         node = target.node
         _before, marker, body = out.rpartition(REPLY_MARKER)
@@ -518,6 +554,8 @@ class NodeChannel:
         if not (isinstance(reply, tuple) and len(reply) == 3 and _atom(reply[0]) in ("ok", "error")):
             raise NodeCallError(f"control escript for node {node} ({what}): unexpected reply {format_term(reply)}")
         status, value, info = reply
+        if rc is None:
+            rc = info.get(Atom("exit"), 2) if isinstance(info, dict) else 2
         full = info.get(Atom("node")) if isinstance(info, dict) else None
         if isinstance(full, Atom) and "@" in full:
             node = str(full)
@@ -571,3 +609,82 @@ class NodeChannel:
 
 
 _DOWN = ("cannot_connect", "connect_timeout", "distribution_failed")
+
+
+class _Session:
+    """One control node kept running for several calls (``session => true``; see the escript's
+    "Sessions"). Started by the first call; its directory (escript, boot file, stderr) lives until
+    :meth:`close`. Standard error goes to a file there, so a chatty logger can never block it."""
+
+    def __init__(self, channel: NodeChannel) -> None:
+        self.channel = channel
+        self.workdir: str | None = None
+        self.argv: list | None = None
+        self.proc: subprocess.Popen | None = None
+        self.err = None
+
+    def _start(self) -> subprocess.Popen:
+        if self.argv is None:
+            self.workdir = tempfile.mkdtemp(prefix="erlang-otp-ctl-")
+            os.chmod(self.workdir, 0o700)
+            self.argv = self.channel._prepare(self.workdir)
+        argv = self.argv
+        if self.err is not None:
+            self.err.close()
+        # both live until close(): pylint: disable-next=consider-using-with
+        self.err = open(posixpath.join(self.workdir, "stderr"), "w+b")
+        return subprocess.Popen(  # pylint: disable=consider-using-with
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err
+        )
+
+    def call(self, request: bytes) -> tuple:
+        """``(rc, out, err)``: rc None when the reply came within the session (its status is in
+        the reply), else the exit status of a control node that ended."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        proc = self.proc
+        end = REPLY_END_MARKER.encode()
+        lines = []
+        try:
+            proc.stdin.write(request)
+            proc.stdin.flush()
+            for line in iter(proc.stdout.readline, b""):
+                if line.rstrip(b"\r\n") == end:
+                    return None, b"".join(lines).decode("utf-8", "replace"), ""
+                lines.append(line)
+        except (BrokenPipeError, OSError):
+            pass
+        # the control node ended without finishing its reply (deadline, crash): report as one call
+        self.proc = None
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        lines.append(proc.stdout.read())
+        rc = proc.wait()
+        self.err.seek(0)
+        err = self.err.read().decode("utf-8", "replace")
+        self.err.seek(0)
+        self.err.truncate()
+        return rc, b"".join(lines).decode("utf-8", "replace"), err
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                proc.stdin.close()  # end of input: the control node halts
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # our own child, by its Popen
+                proc.wait()
+            proc.stdout.close()
+        if self.err is not None:
+            self.err.close()
+            self.err = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+            self.argv = None

@@ -11,8 +11,8 @@ version_added: 0.1.0
 description:
   - Brings one version of a release on a running node to the wanted O(state) through OTP's own
     C(release_handler), with each call made separately and its result checked. The node is reached
-    by a hidden control node started with the release's own ERTS on the node's host; node name,
-    name type and cookie are found as M(erlang.otp.release_info) finds them.
+    by a hidden control node started with the release's own ERTS on the node's host, one for the
+    whole task; node name, name type and cookie are found as M(erlang.otp.release_info) finds them.
   - O(method=hot) upgrades or downgrades the running node without stopping it. The version is
     unpacked (C(unpack_release)) unless it already is; a version left C(unpacked) by a failed
     earlier attempt, from another package or with files missing, is first forgotten with
@@ -231,6 +231,13 @@ method:
   returned: always
   type: str
   sample: hot
+package_copied:
+  description:
+    - Whether O(package) was copied from the controller to the node. V(false) when the node already kept an
+      identical copy in its staging directory (same SHA-256), which the module then used.
+  returned: when O(package) is a controller path (O(remote_src=false))
+  type: bool
+  sample: true
 steps:
   description: What the module did, or in check mode would do, in order.
   returned: always
@@ -350,6 +357,7 @@ notes:
   sample: []
 """
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -457,6 +465,7 @@ class ReleaseTask:
         }
         self.target = None
         self.channel = None
+        self.sessions = contextlib.ExitStack()
         self.name = None
         self.layout = "relx"
         self.entries = None
@@ -560,6 +569,8 @@ class ReleaseTask:
         except DiscoveryError as exc:
             raise Failure(str(exc)) from None
         self.channel = NodeChannel(self.target, module_runner(self.module))
+        # every call of this task goes through one control node
+        self.sessions.enter_context(self.channel.session())
         self.result["node"] = self.target.facts()
 
     def read_node(self) -> None:
@@ -1266,6 +1277,11 @@ class ReleaseTask:
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     task = ReleaseTask(module)
+    with task.sessions:  # exit_json and fail_json raise SystemExit: the control node stops on the way out
+        _run(module, task)
+
+
+def _run(module: AnsibleModule, task: ReleaseTask) -> None:
     try:
         task.run()
     except Failure as exc:

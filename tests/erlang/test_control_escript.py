@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_collections.erlang.otp.plugins.module_utils._control_escript import REPLY_MARKER, render
+from ansible_collections.erlang.otp.plugins.module_utils._control_escript import REPLY_END_MARKER, REPLY_MARKER, render
 from ansible_collections.erlang.otp.plugins.module_utils._term_text import parse_one
 from ansible_collections.erlang.otp.plugins.module_utils._terms import Atom
 
@@ -68,6 +68,24 @@ def test_distribution_that_cannot_start_is_reported(tmp_path: Path) -> None:
     assert rc == 2
     assert reply[1][0] == Atom("distribution_failed")
     assert reply[1][2] == Atom("shortnames")
+
+
+def test_a_session_answers_each_request_and_halts_at_the_end_of_input(tmp_path: Path) -> None:
+    script = tmp_path / "ctl.escript"
+    script.write_text(render([]))
+    request = (f'#{{node => "x@no.such.host.invalid", cookie => "{SECRET}", name_type => shortnames, op => ping, '
+               "session => true}.\n")
+    proc = subprocess.run(["escript", str(script)], input=(request * 2 + "garbage ]].\n").encode(),
+                          capture_output=True, cwd=tmp_path, timeout=120, check=False)
+    out = proc.stdout.decode()
+    assert SECRET not in out and SECRET not in proc.stderr.decode()
+    assert proc.returncode == 0, out
+    bodies = [chunk.split(REPLY_END_MARKER)[0] for chunk in out.split(REPLY_MARKER + "\n")[1:]]
+    assert out.count(REPLY_END_MARKER) == 3 and len(bodies) == 3
+    replies = [parse_one(body) for body in bodies]
+    for reply in replies[:2]:
+        assert reply[1][0] == Atom("distribution_failed") and reply[2] == {Atom("exit"): 2}
+    assert replies[2][1][0] == Atom("bad_request") and replies[2][2] == {Atom("exit"): 2}
 
 
 def test_render_refuses_flags_with_blanks() -> None:

@@ -187,6 +187,67 @@ def test_cookie_is_masked_in_error_reasons(shop: Fleet) -> None:
     assert "********" in str(info.value)
 
 
+def _control_nodes(chan: NodeChannel) -> list:
+    """The hidden nodes connected to the node, as the node sees them (ours among them)."""
+    return [str(n) for n in chan.rpc("erlang", "nodes", [Atom("hidden")], 10) if str(n).startswith("erlang_otp_ctl_")]
+
+
+def test_a_session_shares_one_control_node(shop: Fleet) -> None:
+    chan = channel(shop)
+    single = [_control_nodes(chan)[0] for _unused in range(2)]
+    assert single[0] != single[1]  # one control node per call outside a session
+    with ProcessWatch() as watch:
+        with chan.session():
+            first = _control_nodes(chan)
+            assert chan.ping() is True
+            assert chan.rpc("erlang", "node", [], 10) == Atom(shop.nodes["node1"].node_name)
+            facts = chan.facts(md5=True)
+            assert facts["which_releases"][0] == Atom("ok") and facts["loaded"]
+            assert chan.eval("lists:sum([1, 2, 3])") == 6
+            with pytest.raises(NodeCallError, match=r"erlang:error/1 failed: .*\*{8}"):
+                chan.rpc("erlang", "error", [shop.cookie], 10)  # a failed call leaves the session usable
+            out = chan.install_release("9.9.9", [(Atom("update_paths"), True)], 30, settle=0.5)
+            assert out["result"] == (Atom("error"), (Atom("no_such_release"), "9.9.9"))
+            with chan.session():  # nested: the same session
+                assert _control_nodes(chan) == first
+            workdir = chan._session.workdir
+            assert _control_nodes(chan) == first and len(first) == 1
+        assert not os.path.exists(workdir), f"{workdir} left behind"
+    assert chan.run_command.calls[-1][1].count(b"session") == 0  # the session bypasses run_command
+    assert watch.leaks(shop.cookie) == []
+    controls = [argv for argv in watch.seen.values() if b"erlang_otp_ctl.escript" in argv and b"erlexec" not in argv]
+    assert controls, "the watcher saw no control escript"
+    deadline = time.monotonic() + 10
+    while first[0] in _control_nodes(chan):  # it halted at the end of its input
+        assert time.monotonic() < deadline, f"{first[0]} still connected after the session"
+        time.sleep(0.2)
+
+
+def test_a_session_outlives_its_control_node_and_the_node_restarting(fleet_factory) -> None:
+    fleet = fleet_factory("shop", "1.0.0", nodes=1)
+    node = fleet.nodes["node1"]
+    chan = channel(fleet)
+    with chan.session():
+        first = _control_nodes(chan)
+        chan._session.proc.kill()  # our own child, by its Popen
+        chan._session.proc.wait()
+        second = _control_nodes(chan)  # a new control node answers
+        assert len(second) == 1 and second != first
+        fleet.release("node1", "stop", check=True)
+        deadline = time.monotonic() + 20
+        while node.beam.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert chan.ping() is False
+        with pytest.raises(NodeDown, match=r"knows no node named"):
+            chan.check()
+        fleet.release("node1", "daemon", check=True)
+        deadline = time.monotonic() + 60
+        while not chan.ping(timeout=5):  # the same control node connects again
+            assert time.monotonic() < deadline, "node did not come back"
+            time.sleep(0.3)
+        assert _control_nodes(chan) == second
+
+
 # -- nodes of their own ------------------------------------------------------------------------
 
 
@@ -241,6 +302,9 @@ def test_mix_node_running_then_stopped(fleet_factory) -> None:
     assert (chan.target.node, chan.target.cookie) == (node.sname, fleet.cookie)
     facts = chan.facts()
     assert facts["which_releases"] == (Atom("ok"), [("exshop", "0.1.0", [], Atom("permanent"))])
+    with chan.session():  # start_clean.boot copied for a session too
+        assert chan.facts()["which_releases"] == facts["which_releases"]
+        assert chan.eval("1 + 1") == 2
     fleet.release("node1", "stop", check=True)
     deadline = time.monotonic() + 20
     while node.beam.alive() and time.monotonic() < deadline:

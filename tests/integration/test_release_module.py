@@ -203,6 +203,8 @@ def test_shop_hot_life_cycle(fleet_factory, tmp_path):
     assert [s["status"] for s in real["steps"]] == ["ok"] * 3
     assert statuses(real) == [("1.1.0", "unpacked"), ("1.0.0", "permanent")]
     assert not again["changed"] and again["steps"] == [], again
+    # the staged copy found by its SHA-256 is not copied again
+    assert (plan["package_copied"], real["package_copied"], again["package_copied"]) == (True, True, False)
     assert which(fleet, host) == [("1.1.0", "unpacked"), ("1.0.0", "permanent")]
     # what release_handler wrote reads back and is written again byte for byte by our writer
     written = (releases_dir / "RELEASES").read_text()
