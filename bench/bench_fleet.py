@@ -630,8 +630,8 @@ def report(args: argparse.Namespace, results: dict) -> None:
             f"calls; longest call {[n['max_latency_ms'] for n in noop]} ms; longest gap "
             f"{[n['max_gap_ms'] for n in noop]} ms; p99 {[n['p99_ms'] for n in noop]} ms; wall "
             f"{[r['H']['noop']['wall_s'] for r in load]} s")
-        summary["N"] = {k: median([n[k] for n in noop]) for k in ("failed", "calls", "max_latency_ms", "max_gap_ms",
-                                                                   "p99_ms")}
+        noop_keys = ("failed", "calls", "max_latency_ms", "max_gap_ms", "p99_ms")
+        summary["N"] = {k: median([n[k] for n in noop]) for k in noop_keys}
         stall = [r["H"]["load"]["max_latency_ms"] / r["X"]["load"]["max_latency_ms"] for r in load]
         h_failed = sum(r["H"]["load"]["failed"] for r in load)
         say(f"  H failed calls: {h_failed}  target 0: {'met' if h_failed == 0 else 'MISSED'}")

@@ -633,7 +633,8 @@ class _Session:
             self.err.close()
         # both live until close(): pylint: disable-next=consider-using-with
         self.err = open(posixpath.join(self.workdir, "stderr"), "w+b")
-        return subprocess.Popen(  # pylint: disable=consider-using-with
+        # run_command cannot keep a process open for several requests: pipes of our own
+        return subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err
         )
 
