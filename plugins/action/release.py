@@ -52,11 +52,10 @@ class ActionModule(ActionBase):
         try:
             copied = None
             if package and not remote_src:
-                failed = self._push(args, str(package), task_vars)
+                failed, copied = self._push(args, str(package))
                 if failed is not None:
                     result.update(failed)
                     return result
-                copied = args["package"] != self._staged_path(args)
             result.update(self._execute_module("erlang.otp.release", module_args=args, task_vars=task_vars))
             if copied is not None:
                 result["package_copied"] = copied
@@ -64,34 +63,36 @@ class ActionModule(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
 
-    def _push(self, args: dict, package: str, task_vars: dict) -> dict | None:
-        """Copy the package to the node (or find it staged there); rewrite ``args`` for the module."""
+    def _push(self, args: dict, package: str) -> tuple:
+        """Copy the package to the node (or find it staged there); rewrite ``args`` for the module.
+
+        ``(failure result or None, whether the package was copied)``."""
         try:
             local = self._find_needle("files", package)
         except AnsibleError as exc:
-            return {"failed": True, "changed": False, "phase_failed": "unpack", "msg": to_native(exc)}
+            return {"failed": True, "changed": False, "phase_failed": "unpack", "msg": to_native(exc)}, False
         wanted = args.get("package_checksum")
         try:
             algorithm, expected = parse_checksum(wanted) if wanted else ("sha256", None)
         except ReleaseStateError as exc:
-            return {"failed": True, "changed": False, "phase_failed": "unpack", "msg": str(exc)}
+            return {"failed": True, "changed": False, "phase_failed": "unpack", "msg": str(exc)}, False
         digests = _digests(local, tuple({"sha256", algorithm}))
         if expected is not None and digests[algorithm] != expected:
             return {
                 "failed": True, "changed": False, "phase_failed": "unpack",
                 "msg": f"package {local}: {algorithm} checksum is {digests[algorithm]}, expected {expected}; "
                        "nothing was copied or unpacked",
-            }
+            }, False
         staged = self._staged_path(args)
         if staged is not None and self._staged_sha256(staged) == digests["sha256"]:
             args.update(package=staged, remote_src=True, package_checksum=f"sha256:{digests['sha256']}")
-            return None
+            return None, False
         tmpdir = self._connection._shell.tmpdir
         remote = self._connection._shell.join_path(tmpdir, "package.tar.gz")
         self._transfer_file(local, remote)
         self._fixup_perms2((tmpdir, remote))
         args.update(package=remote, remote_src=True, package_checksum=f"sha256:{digests['sha256']}")
-        return None
+        return None, True
 
     def _staged_sha256(self, path: str) -> str | None:
         """The SHA-256 of the staged copy on the node, or None (absent, unreadable, no tool for it).

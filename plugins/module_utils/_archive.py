@@ -303,13 +303,7 @@ class _Stream:
 
     def block(self) -> bytes | None:
         """The next 512 bytes, or None when the stream ends exactly here."""
-        pos = self._pos
-        end = pos + _BLOCK
-        if end <= len(self._buf):
-            self._pos = end
-            self.offset += _BLOCK
-            return self._buf[pos:end]
-        if pos == len(self._buf):
+        if self._pos == len(self._buf):
             chunk = self._next()
             if chunk is None:
                 return None

@@ -61,9 +61,10 @@ and halts with status 0 at the end of the input. The distribution started by the
 kept, so later requests cost a round trip instead of a VM start; a node that went down and came
 back (a restart) is connected to again. In a session each reply carries the exit status a single
 call would have had as ``exit`` in ``Info`` and is followed by the line
-``%% erlang.otp control reply end``. The deadline still holds per request: when it passes, the
-reply ``{error, {deadline, Ms}, #{}}`` comes without the end line and the control node halts
-with status 2.
+``%% erlang.otp control reply end``. A request that does not parse is answered and the session
+goes on; when standard input itself fails, the control node answers and halts with status 2. The
+deadline still holds per request: when it passes, the reply ``{error, {deadline, Ms}, #{}}``
+comes without the end line and the control node halts with status 2.
 """
 
 from __future__ import annotations
@@ -112,9 +113,13 @@ serve(Mode) ->
             serve(session);
         {error, eof} when Mode =:= session ->
             halt(0);
+        %% standard input itself failed: no later request can be read either
         {error, {internal, _, _} = Internal} ->
             finish({error, Internal, #{}}, 2),
-            serve(Mode);
+            halt(2);
+        {error, {stdin, _} = Why} ->
+            finish({error, {bad_request, Why}, #{}}, 2),
+            halt(2);
         {error, Why} ->
             finish({error, {bad_request, Why}, #{}}, 2),
             serve(Mode)

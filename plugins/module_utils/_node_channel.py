@@ -663,10 +663,8 @@ class _Session:
             pass
         lines.append(proc.stdout.read())
         rc = proc.wait()
-        self.err.seek(0)
+        self.err.seek(0)  # the next control node gets a fresh file (_start)
         err = self.err.read().decode("utf-8", "replace")
-        self.err.seek(0)
-        self.err.truncate()
         return rc, b"".join(lines).decode("utf-8", "replace"), err
 
     def close(self) -> None:
